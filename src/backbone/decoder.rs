@@ -1,0 +1,323 @@
+//! The decoder, top to bottom: RmsNorm -> Mlp -> Attention -> DecoderLayer -> DecoderModel ->
+//! Decoder (with the LM head). One file for Qwen2, Mistral and Llama: they differ only in
+//! biases, head_dim and the sliding window, all read from [`DecoderConfig`].
+//!
+//! Mirrors transformers' `Qwen2ForCausalLM` / `MistralForCausalLM` / `LlamaForCausalLM`; module
+//! fields carry HF's checkpoint names, so loading needs no rename table (see `load.rs`).
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::{DType, Tensor, activation::silu, backend::Backend, module::attention, ops::AttentionModuleOptions};
+use burn::tensor::{Bool, Int};
+
+use super::cache::KvCache;
+use super::config::DecoderConfig;
+use super::mask::{AttnMode, AttnPlan, TokenMask};
+use super::rope::{RopeTables, inv_freq};
+
+/// HF's initializer_range default; only random (quickstart, test) models use it.
+const INIT_STD: f64 = 0.02;
+
+fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+    LinearConfig::new(d_in, d_out)
+        .with_bias(bias)
+        .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
+        .init(device)
+}
+
+/// Root-mean-square norm computed in f32 whatever the model dtype, as HF's `Qwen2RMSNorm`.
+#[derive(Module, Debug)]
+pub struct RmsNorm<B: Backend> {
+    pub weight: Param<Tensor<B, 1>>,
+    pub eps: f64,
+}
+
+impl<B: Backend> RmsNorm<B> {
+    pub fn new(size: usize, eps: f64, device: &B::Device) -> Self {
+        Self { weight: Initializer::Ones.init([size], device), eps }
+    }
+
+    /// # Shapes
+    /// - x: `[.., D]` -> `[.., D]`
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let dtype = x.dtype();
+        let x = x.cast(DType::F32);
+        let variance = x.clone().square().mean_dim(D - 1);
+        let normed = x * (variance + self.eps).sqrt().recip();
+        normed.cast(dtype) * self.weight.val().unsqueeze()
+    }
+}
+
+/// SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    pub gate_proj: Linear<B>,
+    pub up_proj: Linear<B>,
+    pub down_proj: Linear<B>,
+}
+
+impl<B: Backend> Mlp<B> {
+    /// # Shapes
+    /// - x: `[B, T, D]` -> `[B, T, D]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let gate = silu(self.gate_proj.forward(x.clone())); // [B, T, I]
+        self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+}
+
+/// Grouped-query self-attention (multi-query when `num_key_value_heads` = 1) with RoPE.
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    pub q_proj: Linear<B>,
+    pub k_proj: Linear<B>,
+    pub v_proj: Linear<B>,
+    pub o_proj: Linear<B>,
+    pub num_heads: usize,
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+}
+
+impl<B: Backend> Attention<B> {
+    /// # Shapes
+    /// - x: `[B, T, D]` -> `[B, T, D]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RopeTables<B>,
+        plan: &AttnPlan<B>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+    ) -> Tensor<B, 3> {
+        let [b, t, _] = x.dims();
+        let (h, hkv, dh) = (self.num_heads, self.num_key_value_heads, self.head_dim);
+        let q = self.q_proj.forward(x.clone()) // [B, T, H*Dh]
+            .reshape([b, t, h, dh]) // [B, T, H, Dh]
+            .swap_dims(1, 2); // [B, H, T, Dh]
+        let k = self.k_proj.forward(x.clone()) // [B, T, Hkv*Dh]
+            .reshape([b, t, hkv, dh]) // [B, T, Hkv, Dh]
+            .swap_dims(1, 2); // [B, Hkv, T, Dh]
+        let v = self.v_proj.forward(x) // [B, T, Hkv*Dh]
+            .reshape([b, t, hkv, dh]) // [B, T, Hkv, Dh]
+            .swap_dims(1, 2); // [B, Hkv, T, Dh]
+        let q = rope.apply(q);
+        let k = rope.apply(k);
+        let (k, v) = match cache {
+            Some((cache, layer)) => cache.append(layer, k, v), // [B, Hkv, Tk, Dh] each
+            None => (k, v),
+        };
+        let out = attend(q, k, v, plan.mask.clone(), plan.is_causal); // [B, H, T, Dh]
+        let out = out.swap_dims(1, 2) // [B, T, H, Dh]
+            .reshape([b, t, h * dh]); // [B, T, H*Dh]
+        self.o_proj.forward(out)
+    }
+}
+
+/// softmax(q k^T / sqrt(Dh) + mask) v with `Hkv` key/value heads shared by `H / Hkv` query heads.
+///
+/// A single-token step (decoding) folds the query heads of a group into the query axis so keys
+/// and values are never copied; longer chunks repeat keys/values so the op's causal flag holds.
+///
+/// # Shapes
+/// - q: `[B, H, T, Dh]`, k, v: `[B, Hkv, Tk, Dh]`, mask: `[B, 1, T, Tk]` -> `[B, H, T, Dh]`
+fn attend<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: Option<Tensor<B, 4, Bool>>,
+    is_causal: bool,
+) -> Tensor<B, 4> {
+    let [b, h, t, dh] = q.dims();
+    let [_, hkv, tk, _] = k.dims();
+    let n_rep = h / hkv;
+    let options = AttentionModuleOptions { scale: None, softcap: None, is_causal };
+    if t == 1 && n_rep > 1 {
+        let q = q.reshape([b, hkv, n_rep, dh]); // [B, Hkv, n_rep, Dh]: a group's heads as queries
+        let mask = mask.map(|m| m.expand([b, hkv, n_rep, tk])); // [B, Hkv, n_rep, Tk]
+        let options = AttentionModuleOptions { is_causal: false, ..options };
+        return attention(q, k, v, mask, None, options) // [B, Hkv, n_rep, Dh]
+            .reshape([b, h, 1, dh]); // [B, H, 1, Dh]
+    }
+    let (k, v) = if n_rep > 1 { (repeat_kv(k, n_rep), repeat_kv(v, n_rep)) } else { (k, v) };
+    let mask = mask.map(|m| m.expand([b, h, t, tk])); // [B, H, T, Tk]
+    attention(q, k, v, mask, None, options)
+}
+
+/// HF's `repeat_kv`: each key/value head serves `n_rep` consecutive query heads.
+///
+/// # Shapes
+/// - x: `[B, Hkv, Tk, Dh]` -> `[B, Hkv*n_rep, Tk, Dh]`
+fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
+    let [b, hkv, tk, dh] = x.dims();
+    x.unsqueeze_dim::<5>(2) // [B, Hkv, 1, Tk, Dh]
+        .expand([b, hkv, n_rep, tk, dh]) // [B, Hkv, n_rep, Tk, Dh]
+        .reshape([b, hkv * n_rep, tk, dh]) // [B, H, Tk, Dh]
+}
+
+/// Pre-norm transformer block: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
+#[derive(Module, Debug)]
+pub struct DecoderLayer<B: Backend> {
+    pub self_attn: Attention<B>,
+    pub mlp: Mlp<B>,
+    pub input_layernorm: RmsNorm<B>,
+    pub post_attention_layernorm: RmsNorm<B>,
+}
+
+impl<B: Backend> DecoderLayer<B> {
+    /// # Shapes
+    /// - x: `[B, T, D]` -> `[B, T, D]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RopeTables<B>,
+        plan: &AttnPlan<B>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+    ) -> Tensor<B, 3> {
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, plan, cache);
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    }
+}
+
+/// Embeddings, the stack of layers and the final norm (HF's `model.*` keys).
+#[derive(Module, Debug)]
+pub struct DecoderModel<B: Backend> {
+    pub embed_tokens: Embedding<B>,
+    pub layers: Vec<DecoderLayer<B>>,
+    pub norm: RmsNorm<B>,
+    pub rope_theta: f64,
+    pub rope_linear_factor: f64,
+    pub head_dim: usize,
+    /// 0 = no sliding window.
+    pub sliding_window: usize,
+}
+
+/// The decoder with its LM head (HF's `*ForCausalLM`). `lm_head` is `None` when tied to
+/// `model.embed_tokens`.
+#[derive(Module, Debug)]
+pub struct Decoder<B: Backend> {
+    pub model: DecoderModel<B>,
+    pub lm_head: Option<Linear<B>>,
+}
+
+impl DecoderConfig {
+    /// A randomly initialised decoder (HF's normal(0, 0.02)); load weights with `load.rs`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Decoder<B> {
+        let (d, h, hkv, dh) = (self.hidden_size, self.num_attention_heads, self.num_key_value_heads, self.head_dim);
+        let layers = (0..self.num_hidden_layers)
+            .map(|_| DecoderLayer {
+                self_attn: Attention {
+                    q_proj: linear(d, h * dh, self.qkv_bias, device),
+                    k_proj: linear(d, hkv * dh, self.qkv_bias, device),
+                    v_proj: linear(d, hkv * dh, self.qkv_bias, device),
+                    o_proj: linear(h * dh, d, self.o_bias, device),
+                    num_heads: h,
+                    num_key_value_heads: hkv,
+                    head_dim: dh,
+                },
+                mlp: Mlp {
+                    gate_proj: linear(d, self.intermediate_size, self.mlp_bias, device),
+                    up_proj: linear(d, self.intermediate_size, self.mlp_bias, device),
+                    down_proj: linear(self.intermediate_size, d, self.mlp_bias, device),
+                },
+                input_layernorm: RmsNorm::new(d, self.rms_norm_eps, device),
+                post_attention_layernorm: RmsNorm::new(d, self.rms_norm_eps, device),
+            })
+            .collect();
+        let embed_tokens = EmbeddingConfig::new(self.vocab_size, d)
+            .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
+            .init(device);
+        Decoder {
+            model: DecoderModel {
+                embed_tokens,
+                layers,
+                norm: RmsNorm::new(d, self.rms_norm_eps, device),
+                rope_theta: self.rope_theta,
+                rope_linear_factor: self.rope_linear_factor,
+                head_dim: dh,
+                sliding_window: self.sliding_window.unwrap_or(0),
+            },
+            lm_head: (!self.tie_word_embeddings).then(|| linear(d, self.vocab_size, false, device)),
+        }
+    }
+}
+
+impl<B: Backend> Decoder<B> {
+    pub fn num_layers(&self) -> usize {
+        self.model.layers.len()
+    }
+
+    /// A fresh KV cache sized for this decoder.
+    pub fn new_cache(&self) -> KvCache<B> {
+        KvCache::new(self.num_layers())
+    }
+
+    /// Final hidden states (after the last norm) of a chunk of tokens, appended to `cache` when
+    /// given. `mask` says which tokens are real (padding is never attended to).
+    ///
+    /// # Shapes
+    /// - ids: `[B, T]` -> `[B, T, D]`
+    pub fn forward_hidden(
+        &self,
+        ids: Tensor<B, 2, Int>,
+        mask: &TokenMask,
+        mode: AttnMode,
+        mut cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 3> {
+        let [b, t] = ids.dims();
+        assert_eq!([mask.batch(), mask.len()], [b, t], "token mask must match the ids' [B, T]");
+        let device = ids.device();
+        let (past_valid, seen) = match cache.as_deref() {
+            Some(c) => (c.key_valid().to_vec(), c.seen().to_vec()),
+            None => (Vec::new(), Vec::new()),
+        };
+        let window = (self.model.sliding_window > 0).then_some(self.model.sliding_window);
+        let plan = AttnPlan::new(mask, &past_valid, &seen, mode, window, &device);
+        let freqs = inv_freq(self.model.head_dim, self.model.rope_theta, self.model.rope_linear_factor);
+        let rope = RopeTables::new(&plan.positions, b, t, &freqs, &device);
+        if let Some(c) = cache.as_deref_mut() {
+            c.push_tokens((0..b).map(|row| mask.row(row).to_vec()));
+        }
+
+        let mut x = self.model.embed_tokens.forward(ids); // [B, T, D]
+        for (i, layer) in self.model.layers.iter().enumerate() {
+            x = layer.forward(x, &rope, &plan, cache.as_deref_mut().map(|c| (c, i)));
+        }
+        self.model.norm.forward(x)
+    }
+
+    /// Vocabulary logits of hidden states.
+    ///
+    /// # Shapes
+    /// - hidden: `[B, T, D]` -> `[B, T, V]`
+    pub fn lm_head(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.lm_head {
+            Some(head) => head.forward(hidden),
+            None => {
+                let weight = self.model.embed_tokens.weight.val() // [V, D]
+                    .transpose() // [D, V]
+                    .unsqueeze::<3>(); // [1, D, V]
+                hidden.matmul(weight)
+            }
+        }
+    }
+
+    /// Logits of every position.
+    ///
+    /// # Shapes
+    /// - ids: `[B, T]` -> `[B, T, V]`
+    pub fn forward(&self, ids: Tensor<B, 2, Int>, mask: &TokenMask, mode: AttnMode, cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+        self.lm_head(self.forward_hidden(ids, mask, mode, cache))
+    }
+
+    /// Logits of the last position of each row only (what decoding needs; skips the LM head on
+    /// every other position). Rows must be left-padded so that their last token is at `T - 1`.
+    ///
+    /// # Shapes
+    /// - ids: `[B, T]` -> `[B, V]`
+    pub fn forward_last(&self, ids: Tensor<B, 2, Int>, mask: &TokenMask, cache: Option<&mut KvCache<B>>) -> Tensor<B, 2> {
+        let hidden = self.forward_hidden(ids, mask, AttnMode::Causal, cache); // [B, T, D]
+        let [b, t, d] = hidden.dims();
+        let last = hidden.slice([0..b, t - 1..t, 0..d]); // [B, 1, D]
+        let logits = self.lm_head(last); // [B, 1, V]
+        let v = logits.dims()[2];
+        logits.reshape([b, v]) // [B, V]
+    }
+}

@@ -1,0 +1,129 @@
+//! The only file that names concrete Burn backends (DESIGN.md §9).
+//!
+//! Library code is generic over `B: Backend`; the CLI picks one of the backends below at run
+//! time by name and calls the generic code through [`with_backend!`](crate::with_backend).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// ndarray on f32: what the test suite and CI use.
+#[cfg(feature = "ndarray")]
+pub type NdArrayBackend = burn::backend::NdArray<f32>;
+/// Burn's pure-Rust `flex` CPU backend (gemm kernels): faster than ndarray for decoding.
+#[cfg(feature = "flex")]
+pub type FlexBackend = burn::backend::Flex<f32>;
+/// WebGPU/Vulkan/Metal through wgpu, for laptops.
+#[cfg(feature = "wgpu")]
+pub type WgpuBackend = burn::backend::Wgpu<f32>;
+/// NVIDIA GPUs through CUDA.
+#[cfg(feature = "cuda")]
+pub type CudaBackend = burn::backend::Cuda<f32>;
+
+/// A backend chosen by name on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    NdArray,
+    Flex,
+    Wgpu,
+    Cuda,
+}
+
+impl BackendKind {
+    /// Every backend, whether compiled in or not.
+    pub const ALL: [BackendKind; 4] = [Self::NdArray, Self::Flex, Self::Wgpu, Self::Cuda];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NdArray => "ndarray",
+            Self::Flex => "flex",
+            Self::Wgpu => "wgpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this build was compiled with the backend's cargo feature.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Self::NdArray => cfg!(feature = "ndarray"),
+            Self::Flex => cfg!(feature = "flex"),
+            Self::Wgpu => cfg!(feature = "wgpu"),
+            Self::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The backend used when none is asked for: a GPU when compiled in, else the fastest CPU
+    /// backend measured in the book's benchmarks page (flex), else ndarray.
+    pub fn default_compiled() -> Self {
+        [Self::Cuda, Self::Wgpu, Self::Flex, Self::NdArray]
+            .into_iter()
+            .find(|b| b.is_compiled())
+            .unwrap_or(Self::NdArray)
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Error for a backend name that is unknown or not compiled into this binary.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("unknown backend `{0}` (expected one of: ndarray, flex, wgpu, cuda)")]
+    Unknown(String),
+    #[error("backend `{name}` is not compiled in: rebuild with `--features {name}`")]
+    NotCompiled { name: &'static str },
+}
+
+impl FromStr for BackendKind {
+    type Err = BackendError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let kind = Self::ALL
+            .into_iter()
+            .find(|b| b.name() == s.to_ascii_lowercase())
+            .ok_or_else(|| BackendError::Unknown(s.to_string()))?;
+        if kind.is_compiled() {
+            Ok(kind)
+        } else {
+            Err(BackendError::NotCompiled { name: kind.name() })
+        }
+    }
+}
+
+/// Runs `$body` with the type alias `$B` bound to the backend `$kind` names and `$device` bound
+/// to its default device. Each arm is compiled only when its feature is on.
+#[macro_export]
+macro_rules! with_backend {
+    ($kind:expr, |$B:ident, $device:ident| $body:expr) => {{
+        match $kind {
+            #[cfg(feature = "ndarray")]
+            $crate::backend::BackendKind::NdArray => {
+                type $B = $crate::backend::NdArrayBackend;
+                let $device = burn::tensor::Device::<$B>::default();
+                $body
+            }
+            #[cfg(feature = "flex")]
+            $crate::backend::BackendKind::Flex => {
+                type $B = $crate::backend::FlexBackend;
+                let $device = burn::tensor::Device::<$B>::default();
+                $body
+            }
+            #[cfg(feature = "wgpu")]
+            $crate::backend::BackendKind::Wgpu => {
+                type $B = $crate::backend::WgpuBackend;
+                let $device = burn::tensor::Device::<$B>::default();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            $crate::backend::BackendKind::Cuda => {
+                type $B = $crate::backend::CudaBackend;
+                let $device = burn::tensor::Device::<$B>::default();
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            other => unreachable!("backend {other} passed FromStr but is not compiled in"),
+        }
+    }};
+}

@@ -1,0 +1,63 @@
+//! `recfound recipe FILE.toml [--out RUN_DIR] [--set key=value ...]`: runs a recipe. The run
+//! directory defaults to `runs/<recipe file stem>/`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::tensor::backend::Backend;
+use recfound::config::{Recipe, RunKind, load_recipe};
+use recfound::backend::BackendKind;
+use recfound::pipeline::quickstart;
+use recfound::with_backend;
+
+#[derive(clap::Args, Debug)]
+pub struct RecipeArgs {
+    /// The recipe (TOML).
+    pub file: PathBuf,
+    /// Run directory (default: runs/<recipe file stem>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override a recipe key, e.g. --set generate.max_new_tokens=32 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Backend: ndarray, flex, wgpu or cuda (default: a GPU when compiled in, else flex).
+    #[arg(long, value_parser = super::parse_backend)]
+    pub backend: Option<BackendKind>,
+}
+
+pub fn run(args: RecipeArgs) -> anyhow::Result<()> {
+    let recipe = load_recipe(&args.file, &args.sets)?;
+    let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let run_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem));
+    let backend = args.backend.unwrap_or_else(BackendKind::default_compiled);
+    eprintln!("recipe {} ({:?}) on {backend}, run directory {}", args.file.display(), recipe.run.kind, run_dir.display());
+    with_backend!(backend, |B, device| run_on::<B>(&recipe, &run_dir, &device))
+}
+
+fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::Device) -> anyhow::Result<()> {
+    let start = Instant::now();
+    match recipe.run.kind {
+        RunKind::Quickstart => {
+            let r = quickstart::run::<B>(recipe, run_dir, device).context("quickstart")?;
+            println!("model       {} ({} parameters), {}", r.family, r.parameters, r.source);
+            for (i, ids) in r.greedy.iter().enumerate() {
+                println!("greedy[{i}]   {ids:?}");
+            }
+            for (i, ids) in r.beam.iter().enumerate() {
+                println!("beam[{i}]     {ids:?}");
+            }
+            if !r.greedy.is_empty() {
+                println!("speed       {:.0} new tokens/s (greedy, batched)", r.greedy_tokens_per_s);
+            }
+            if r.embedding_dim > 0 {
+                println!("embeddings  {} x {} (cosine similarities below)", r.embedding_cosine.len(), r.embedding_dim);
+                for row in &r.embedding_cosine {
+                    println!("            {}", row.iter().map(|c| format!("{c:+.3}")).collect::<Vec<_>>().join(" "));
+                }
+            }
+        }
+    }
+    println!("done in {:.1}s; outputs in {}", start.elapsed().as_secs_f64(), run_dir.display());
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Recipes: TOML files deserialised into serde structs that reject unknown keys
+//! (`deny_unknown_fields`), with `--set key=value` overrides, resolved into Burn configs by the
+//! pipelines that run them.
+
+mod overrides;
+mod recipe;
+
+pub use overrides::{SetError, apply_set};
+pub use recipe::{EmbedSection, GenerateSection, ModelSection, Recipe, RecipeError, RunKind, RunSection, load_recipe};

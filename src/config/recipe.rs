@@ -1,0 +1,163 @@
+//! The recipe file: what to run (`[run]`), on which model (`[model]`), and the settings of each
+//! stage. Every struct rejects unknown keys; paths are relative to the recipe file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::overrides::{SetError, apply_set};
+
+/// Errors from reading or checking a recipe; each names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("reading {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error(transparent)]
+    Set(#[from] SetError),
+    #[error("{path}: key `{key}`: {message}")]
+    Invalid { path: PathBuf, key: String, message: String },
+}
+
+/// Which pipeline a recipe runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Build or load a decoder, generate (greedy and beam) and embed a few inputs.
+    Quickstart,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub kind: RunKind,
+    /// Seeds every RNG of the run (weight init, sampling).
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Exactly one of `path` (an HF checkpoint directory) or `config` (an HF `config.json`,
+/// randomly initialised: no download, no weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub path: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSection {
+    /// Prompts as token ids.
+    pub prompts: Vec<Vec<u32>>,
+    #[serde(default = "default_max_new_tokens")]
+    pub max_new_tokens: usize,
+    /// Beam width of the beam-search pass that follows the greedy one (1 = skip it).
+    #[serde(default = "default_num_beams")]
+    pub num_beams: usize,
+    #[serde(default = "default_length_penalty")]
+    pub length_penalty: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedSection {
+    /// Inputs as token ids; pooling starts at `pool_start` (default 0).
+    pub inputs: Vec<Vec<u32>>,
+    #[serde(default)]
+    pub pool_start: usize,
+    #[serde(default = "yes")]
+    pub bidirectional: bool,
+    #[serde(default = "yes")]
+    pub normalize: bool,
+}
+
+fn default_max_new_tokens() -> usize {
+    16
+}
+fn default_num_beams() -> usize {
+    4
+}
+fn default_length_penalty() -> f32 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+
+/// A whole recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub run: RunSection,
+    pub model: ModelSection,
+    pub generate: Option<GenerateSection>,
+    pub embed: Option<EmbedSection>,
+    /// The file it came from; relative paths inside resolve against its directory.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// Reads `path`, applies `--set` overrides, checks every key, and resolves relative paths
+/// against the recipe's directory.
+pub fn load_recipe(path: &Path, sets: &[String]) -> Result<Recipe, RecipeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RecipeError::Io { path: path.to_path_buf(), source })?;
+    let parse = |message: String| RecipeError::Parse { path: path.to_path_buf(), message };
+    // Parse the file alone first, so errors in it carry its line numbers.
+    let mut recipe: Recipe = toml::from_str(&text).map_err(|e| parse(e.to_string()))?;
+    if !sets.is_empty() {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| parse(e.to_string()))?;
+        for set in sets {
+            apply_set(&mut table, set)?;
+        }
+        recipe = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| parse(format!("after --set: {}", e.message())))?;
+    }
+    recipe.source = path.to_path_buf();
+    let base = path.parent().unwrap_or(Path::new("."));
+    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten() {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    }
+    recipe.check()?;
+    Ok(recipe)
+}
+
+impl Recipe {
+    /// Invariants serde cannot express, each reported with its key.
+    pub fn check(&self) -> Result<(), RecipeError> {
+        let invalid = |key: &str, message: String| RecipeError::Invalid {
+            path: self.source.clone(),
+            key: key.to_string(),
+            message,
+        };
+        match (&self.model.path, &self.model.config) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(invalid("model", "give exactly one of `path` (checkpoint) or `config` (random init)".into()));
+            }
+            (Some(p), None) if !p.is_dir() => return Err(invalid("model.path", format!("{} is not a directory", p.display()))),
+            (None, Some(c)) if !c.is_file() => return Err(invalid("model.config", format!("{} does not exist", c.display()))),
+            _ => {}
+        }
+        if let Some(g) = &self.generate {
+            if g.prompts.is_empty() || g.prompts.iter().any(Vec::is_empty) {
+                return Err(invalid("generate.prompts", "needs at least one non-empty prompt".into()));
+            }
+            if g.num_beams == 0 {
+                return Err(invalid("generate.num_beams", "must be at least 1".into()));
+            }
+        }
+        if let Some(e) = &self.embed {
+            if e.inputs.is_empty() {
+                return Err(invalid("embed.inputs", "needs at least one input".into()));
+            }
+            if let Some(i) = e.inputs.iter().position(|x| x.len() <= e.pool_start) {
+                return Err(invalid("embed.pool_start", format!("input {i} has nothing to pool after token {}", e.pool_start)));
+            }
+        }
+        Ok(())
+    }
+}
