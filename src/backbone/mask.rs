@@ -119,7 +119,10 @@ impl<B: Backend> AttnPlan<B> {
 
         let key_valid = |b: usize, j: usize| if j < past { past_valid[b][j] } else { new.is_valid(b, j - past) };
         let any_padding = (0..batch).any(|b| (0..tk).any(|j| !key_valid(b, j)));
-        // The window bites only when some query is `window` or more tokens after some key.
+        // The window is a causal notion: bidirectional (embedding) attention sees every real
+        // token, as transformers does with a full 4D mask. It bites only when some query is
+        // `window` or more tokens after some key.
+        let sliding_window = sliding_window.filter(|_| mode == AttnMode::Causal);
         let window_bites = sliding_window.is_some_and(|w| tk > w);
         if !any_padding && !window_bites {
             return Self { positions, mask: None, is_causal: mode == AttnMode::Causal && t > 1 };
@@ -133,7 +136,7 @@ impl<B: Backend> AttnPlan<B> {
                 for j in 0..tk {
                     let hidden = !key_valid(b, j)
                         || (mode == AttnMode::Causal && j > qi)
-                        || sliding_window.is_some_and(|w| qi.abs_diff(j) >= w);
+                        || sliding_window.is_some_and(|w| j <= qi && qi - j >= w);
                     // A padded query keeps its own key so that no softmax row is empty (NaN-free);
                     // its output is never read.
                     masked.push(hidden && !(j == qi && !query_valid));
