@@ -10,3 +10,10 @@ pub mod config;
 pub mod io;
 pub mod pipeline;
 pub mod text;
+
+/// The book's chapters, compiled and run as doc tests so their snippets stay true.
+#[cfg(doctest)]
+pub mod book {
+    #[doc = include_str!("../book/src/backbone.md")]
+    pub struct Backbone;
+}
