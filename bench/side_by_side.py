@@ -129,7 +129,7 @@ def recfound_info(binary: Path) -> dict:
         info["size_bytes"] = st.st_size
         try:
             r = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
-            info["version"] = (r.stdout or r.stderr).strip() or None
+            info["version"] = r.stdout.strip() or None if r.returncode == 0 else None
         except (OSError, subprocess.TimeoutExpired) as e:  # pragma: no cover - informational only
             info["version_error"] = str(e)
     return info
