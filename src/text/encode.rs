@@ -71,7 +71,8 @@ pub fn encode_prompt(
 
 /// Encodes a prompt/answer pair for the generative branch: prompt, answer, then the end of turn
 /// ([`EndOfTurn`]: ChatML's `<|im_end|>` is in the text; otherwise the EOS id is appended, when
-/// the tokenizer has one).
+/// the tokenizer has one). The EOS id is also appended when the textual end of turn is not one
+/// token of this tokenizer (ChatML on Mistral): generation stops on ids, not on text.
 pub fn encode_for_training(
     tok: &TextTokenizer,
     template: PromptTemplate,
@@ -81,7 +82,11 @@ pub fn encode_for_training(
     let pair = template.render_generation_with_answer(prompt, answer);
     let prompt_ids = tok.encode(&pair.prompt, true)?;
     let mut ids = tok.encode(&pair.full, true)?;
-    if let (EndOfTurn::EosToken, Some(eos)) = (template.end_of_turn(), tok.eos_token_id()) {
+    let ends_with_token = match template.end_of_turn() {
+        EndOfTurn::Text(end) => tok.token_id(end).is_some(),
+        EndOfTurn::EosToken => false,
+    };
+    if let (false, Some(eos)) = (ends_with_token, tok.eos_token_id()) {
         ids.push(eos);
     }
     let prompt_len = shared_prefix_len(&prompt_ids, &ids);

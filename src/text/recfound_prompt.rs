@@ -13,8 +13,7 @@ use std::fmt;
 pub const SYSTEM_PROMPT_WITH_INPUT: &str = "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.";
 
 /// System prompt of an instruction-only task (paper B.1, and B.3 "User Profile", "Item Profile").
-pub const SYSTEM_PROMPT: &str =
-    "Below is an instruction that describes a task. Write a response that appropriately completes the request.";
+pub const SYSTEM_PROMPT: &str = "Below is an instruction that describes a task. Write a response that appropriately completes the request.";
 
 /// One RecFound generative prompt, rendered by [`RecFoundPrompt::render`] as
 ///
@@ -182,13 +181,17 @@ mod tests {
         let prompt = RecFoundPrompt::new("Rank the items.").with_options("A: x\nB: y");
         assert_eq!(
             prompt.render(),
-            format!("{SYSTEM_PROMPT_WITH_INPUT}\n\n### Instruction:\nRank the items.\n\n### Options:\nA: x\nB: y\n\n### Response:\n")
+            format!(
+                "{SYSTEM_PROMPT_WITH_INPUT}\n\n### Instruction:\nRank the items.\n\n### Options:\nA: x\nB: y\n\n### Response:\n"
+            )
         );
     }
 
     #[test]
     fn blank_sections_are_absent() {
-        let blank = RecFoundPrompt::new("Do it.").with_input("  ").with_options("");
+        let blank = RecFoundPrompt::new("Do it.")
+            .with_input("  ")
+            .with_options("");
         assert_eq!(blank.render(), RecFoundPrompt::new("Do it.").render());
         assert_eq!(blank.system_prompt(), SYSTEM_PROMPT);
     }

@@ -251,7 +251,10 @@ mod tests {
             ChatMl.render_generation("Hi"),
             "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
         );
-        assert_eq!(GritLm.render_generation("Hi"), "<|user|>\nHi\n<|assistant|>\n");
+        assert_eq!(
+            GritLm.render_generation("Hi"),
+            "<|user|>\nHi\n<|assistant|>\n"
+        );
         assert_eq!(
             RecFound.render_generation("Hi"),
             "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nHi\n\n### Response:\n"
@@ -274,7 +277,10 @@ mod tests {
             GritLm.render_generation_with_system(sys, "Hi"),
             "<|user|>\nBe brief.\n\nHi\n<|assistant|>\n"
         );
-        assert_eq!(Raw.render_generation_with_system(sys, "Hi"), "Be brief.\n\nHi");
+        assert_eq!(
+            Raw.render_generation_with_system(sys, "Hi"),
+            "Be brief.\n\nHi"
+        );
         assert_eq!(
             RecFound.render_generation_with_system(sys, "Hi"),
             "Be brief.\n\n### Instruction:\nHi\n\n### Response:\n"
@@ -315,7 +321,10 @@ mod tests {
             GritLm.render_embedding("Represent the user query: ", "floral napkins"),
             "<|user|>\nRepresent the user query\n<|embed|>\nfloral napkins"
         );
-        assert_eq!(GritLm.render_embedding("", "floral napkins"), "<|embed|>\nfloral napkins");
+        assert_eq!(
+            GritLm.render_embedding("", "floral napkins"),
+            "<|embed|>\nfloral napkins"
+        );
         assert_eq!(GritLm.render_embedding(" :\n", "x"), "<|embed|>\nx");
         for t in [Raw, MistralInst, ChatMl, RecFound] {
             assert_eq!(t.render_embedding("Represent it:", "x"), "Represent it\nx");

@@ -44,8 +44,12 @@ pub enum TokenizerError {
         source: tokenizers::Error,
     },
 
-    #[error("cannot read tokenizer config `{}`: {reason}", path.display())]
-    Config { path: PathBuf, reason: String },
+    #[error("cannot read tokenizer config `{}`: {source}", path.display())]
+    Config {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     #[error("cannot encode text starting {snippet:?}: {source}")]
     Encode {
@@ -282,19 +286,18 @@ struct ConfigNames {
 }
 
 fn read_config_names(path: &Path) -> Result<ConfigNames, TokenizerError> {
-    let fail = |reason: String| TokenizerError::Config {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| TokenizerError::Config {
         path: path.to_path_buf(),
-        reason,
+        source,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.into()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.into()))?;
     // HF writes each either as a plain string, as an AddedToken object `{"content": ..}`, or null.
     let name = |key: &str| match json.get(key) {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Object(o)) => o
-            .get("content")
-            .and_then(|c| c.as_str())
-            .map(str::to_owned),
+        Some(serde_json::Value::Object(o)) => {
+            o.get("content").and_then(|c| c.as_str()).map(str::to_owned)
+        }
         _ => None,
     };
     Ok(ConfigNames {
