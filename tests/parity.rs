@@ -203,3 +203,22 @@ fn stories260k_greedy_matches_transformers() {
         assert_eq!(out[0], u32s(&p["new_ids"]), "stories260k greedy continuation differs from transformers");
     }
 }
+
+/// The CLI's default CPU backend must compute what transformers computes too.
+#[cfg(feature = "flex")]
+#[test]
+fn flex_backend_matches_transformers() {
+    type Flex = recfound::backend::FlexBackend;
+    for family in FAMILIES {
+        let dir = fixture_dir().join(family);
+        let decoder = load_decoder::<Flex>(&dir, &Default::default()).unwrap().decoder;
+        let (ids, shape) = read_i64(&dir.join("expected.safetensors"), "input_ids");
+        let ids = Tensor::<Flex, 2, Int>::from_data(TensorData::new(ids, [shape[0], shape[1]]), &Default::default());
+        let logits = decoder.forward(ids, &TokenMask::all(shape[0], shape[1]), AttnMode::Causal, None);
+        assert_close(&format!("flex {family} logits"), &logits.into_data().to_vec::<f32>().unwrap(), &expected_tensor(&dir, "logits").0, TOL);
+        let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        let g = &expected["greedy"];
+        let out = generate(&decoder, &[u32s(&g["prompt"])], &mut Sampler::Greedy, &stop(40, &g["eos_token_id"]), &Default::default()).unwrap();
+        assert_eq!(out[0], u32s(&g["new_ids"]), "flex {family}: greedy ids differ from transformers");
+    }
+}

@@ -21,9 +21,9 @@ pub fn inv_freq(head_dim: usize, rope_theta: f64, linear_factor: f64) -> Vec<f32
 
 /// cos and sin of every (row, position) pair, ready to broadcast over heads.
 pub struct RopeTables<B: Backend> {
-    /// `[B, 1, T, Dh]`
+    /// `[B, T, 1, Dh]`
     pub cos: Tensor<B, 4>,
-    /// `[B, 1, T, Dh]`
+    /// `[B, T, 1, Dh]`
     pub sin: Tensor<B, 4>,
 }
 
@@ -43,7 +43,7 @@ impl<B: Backend> RopeTables<B> {
                 sin.extend(angles.iter().map(|a| a.sin()));
             }
         }
-        let shape = [batch, 1, len, head_dim];
+        let shape = [batch, len, 1, head_dim];
         Self {
             cos: Tensor::from_data(TensorData::new(cos, shape), device),
             sin: Tensor::from_data(TensorData::new(sin, shape), device),
@@ -53,7 +53,7 @@ impl<B: Backend> RopeTables<B> {
     /// Rotates `x` (queries or keys): `x * cos + rotate_half(x) * sin`.
     ///
     /// # Shapes
-    /// - x: `[B, H, T, Dh]` -> `[B, H, T, Dh]`
+    /// - x: `[B, T, H, Dh]` -> `[B, T, H, Dh]`
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let dtype = x.dtype();
         let cos = self.cos.clone().cast(dtype);
@@ -65,11 +65,11 @@ impl<B: Backend> RopeTables<B> {
 /// `cat(-x2, x1)` over the last dimension, where x1, x2 are its halves.
 ///
 /// # Shapes
-/// - x: `[B, H, T, Dh]` -> `[B, H, T, Dh]`
+/// - x: `[B, T, H, Dh]` -> `[B, T, H, Dh]`
 pub fn rotate_half<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [b, h, t, dh] = x.dims();
-    let x1 = x.clone().slice([0..b, 0..h, 0..t, 0..dh / 2]); // [B, H, T, Dh/2]
-    let x2 = x.slice([0..b, 0..h, 0..t, dh / 2..dh]); // [B, H, T, Dh/2]
+    let [b, t, h, dh] = x.dims();
+    let x1 = x.clone().slice([0..b, 0..t, 0..h, 0..dh / 2]); // [B, T, H, Dh/2]
+    let x2 = x.slice([0..b, 0..t, 0..h, dh / 2..dh]); // [B, T, H, Dh/2]
     Tensor::cat(vec![x2.neg(), x1], 3)
 }
 
