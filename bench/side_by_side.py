@@ -308,6 +308,9 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads and RAYON_NUM_THREADS (default 2)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per configuration; median reported")
     p.add_argument("--warmup", type=int, default=1, help="untimed transformers runs first (default 1)")
+    p.add_argument("--recfound-inprocess-warmup", type=int, default=1,
+                   help="untimed generations inside each recfound process before the timed one "
+                        "(GPU backends compile kernels on first use; default 1)")
     p.add_argument("--recfound-warmup", type=int, default=0,
                    help="untimed recfound processes first (default 0; recfound times generation only)")
     p.add_argument("--batch-sizes", default="1,8")
@@ -400,7 +403,8 @@ def cmd_generate(args) -> int:
                 cmd = [str(binary), "generate", "--model", str(model_dir),
                        "--input-file", str(model_dir.parent / f"prompts-b{b}.jsonl"),
                        "--max-new-tokens", str(args.new_tokens), "--greedy", "--ignore-eos",
-                       "--batch-size", str(b), "--json", "--backend", backend]
+                       "--batch-size", str(b), "--json", "--backend", backend,
+                       "--warmup", str(args.recfound_inprocess_warmup)]
                 print(f"recfound[{backend}]: batch {b} ...", flush=True)
                 for _ in range(args.recfound_warmup):
                     run_recfound(cmd, env, args.timeout, "generate")

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::tensor::backend::Backend;
+use recfound::backbone::generate::check_prompts;
 use recfound::backbone::{BeamConfig, Sampler, SamplingConfig, StopConfig, beam_search, generate, load_decoder};
 use recfound::text::{PromptTemplate, TextTokenizer, encode_prompt};
 use recfound::with_backend;
@@ -63,6 +64,10 @@ pub struct GenerateArgs {
     /// Never stop at EOS (benchmarks: always generate max_new_tokens).
     #[arg(long)]
     pub ignore_eos: bool,
+    /// Untimed runs of the first batch before the timed ones (benchmarks: GPU backends compile
+    /// their kernels on first use).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
@@ -96,6 +101,8 @@ fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, dev
     let prompts = read_prompts(args, tokenizer.as_ref(), template)?;
     let loaded = load_decoder::<B>(dir, device).with_context(|| format!("loading {}", dir.display()))?;
     let config = &loaded.config;
+    // Checked here, on all prompts, so an error names the prompt's index in the input.
+    check_prompts(&prompts, config.vocab_size)?;
 
     let eos = if args.ignore_eos {
         Vec::new()
@@ -118,6 +125,11 @@ fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, dev
         Sampler::Greedy
     };
 
+    if let Some(first) = prompts.chunks(args.batch_size).next() {
+        for _ in 0..args.warmup {
+            generate(&loaded.decoder, first, &mut Sampler::Greedy, &stop, device)?;
+        }
+    }
     let start = Instant::now();
     let mut outputs = Vec::with_capacity(prompts.len());
     for chunk in prompts.chunks(args.batch_size) {
