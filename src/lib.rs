@@ -7,6 +7,7 @@
 pub mod backbone;
 pub mod backend;
 pub mod config;
+pub mod data;
 pub mod io;
 pub mod pipeline;
 pub mod text;
