@@ -36,6 +36,8 @@ pub enum WeightError {
     Missing { dir: PathBuf, keys: Vec<String> },
     #[error("{dir}: {} unexpected tensor(s) in the checkpoint: {}", keys.len(), keys.join(", "))]
     Unexpected { dir: PathBuf, keys: Vec<String> },
+    #[error("writing {path}: {message}")]
+    Write { path: PathBuf, message: String },
 }
 
 /// What a load read: for `recfound info` and logs.

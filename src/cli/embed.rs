@@ -13,7 +13,7 @@ use recfound::text::{PromptTemplate, TextTokenizer, encode_for_embedding};
 use recfound::with_backend;
 
 use super::ModelArgs;
-use super::inputs::{TextLine, read_jsonl, write_atomic};
+use super::inputs::{TextLine, batch_progress, read_jsonl, write_atomic};
 
 #[derive(clap::Args, Debug)]
 pub struct EmbedArgs {
@@ -67,11 +67,14 @@ fn run_on<B: Backend>(args: &EmbedArgs, template: PromptTemplate, device: &B::De
     let start = Instant::now();
     let mut values: Vec<f32> = Vec::new();
     let mut dim = 0;
+    let progress = batch_progress(inputs.len().div_ceil(args.batch_size), "embed");
     for chunk in inputs.chunks(args.batch_size) {
         let emb = embed(&loaded.decoder, chunk, mode, args.normalize, device)?; // [n, D]
         dim = emb.dims()[1];
         values.extend(emb.into_data().iter::<f32>());
+        progress.inc(1);
     }
+    progress.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
 
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();

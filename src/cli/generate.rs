@@ -14,7 +14,7 @@ use recfound::text::{PromptTemplate, TextTokenizer, encode_prompt};
 use recfound::with_backend;
 
 use super::ModelArgs;
-use super::inputs::{PromptLine, check_prompt_lines, parse_ids, read_jsonl};
+use super::inputs::{PromptLine, batch_progress, check_prompt_lines, parse_ids, read_jsonl};
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
@@ -132,6 +132,7 @@ fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, dev
     }
     let start = Instant::now();
     let mut outputs = Vec::with_capacity(prompts.len());
+    let progress = batch_progress(prompts.len().div_ceil(args.batch_size), "generate");
     for chunk in prompts.chunks(args.batch_size) {
         if args.num_beams > 1 {
             let beam = BeamConfig { num_beams: args.num_beams, length_penalty: args.length_penalty, num_return_sequences: 1 };
@@ -140,7 +141,9 @@ fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, dev
         } else {
             outputs.extend(generate(&loaded.decoder, chunk, &mut sampler, &stop, device)?);
         }
+        progress.inc(1);
     }
+    progress.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
 
     for ids in &outputs {

@@ -66,3 +66,18 @@ pub fn parse_ids(s: &str) -> anyhow::Result<Vec<u32>> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     recfound::io::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
+
+/// A progress bar over `len` batches on stderr; hidden for a single batch and when stderr is not
+/// a terminal (indicatif's default), so logs and JSON output stay clean.
+pub fn batch_progress(len: usize, what: &str) -> indicatif::ProgressBar {
+    if len <= 1 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} batches, eta {eta}")
+        .expect("static template is valid")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
