@@ -201,6 +201,7 @@ fn export_domains_from_real_sources() {
     let Some(root) = data("") else { return };
     let tmp = tempfile::tempdir().unwrap();
     for source in DomainSource::ALL {
+        assert_eq!(DomainSource::from_name(source.name()), Some(source));
         if !source.dir(&root).exists() {
             eprintln!("SKIP: {} is absent", source.name());
             continue;
@@ -224,6 +225,14 @@ fn export_domains_from_real_sources() {
                 assert_eq!(folder.sequences[0].item_ids[..3], ["804", "1210", "2018"]);
             }
             DomainSource::AmazonScientific => assert_eq!((items, users, events), (4_344, 8_317, 58_492)),
+            DomainSource::AmazonOffice => {
+                // 1,795 valid + 2,024 test users, 588 in both; 4,866 rows per file.
+                assert_eq!((items, users, events), (3_459, 3_231, 22_447));
+                let a1460 = folder.sequences.iter().find(|s| s.user_id == "A1460").unwrap();
+                // Valid rows: [1373, 75, .., 1727] -> 2647, then 2648, 1928; test row: -> 686.
+                assert_eq!(a1460.item_ids[..2], ["1373", "75"]);
+                assert_eq!(a1460.item_ids[10..], ["2647", "2648", "1928", "686"]);
+            }
             DomainSource::Steam => assert_eq!((items, users), (3_581, 2 * 1_194)),
             DomainSource::LastFm => {
                 assert_eq!((items, users, events), (17_632, 1_891, 70_297));
@@ -349,6 +358,15 @@ fn malformed_source_lines_name_file_and_line() {
     std::fs::write(&csv, "user_id,history_item_title,item_title,history_item_id,item_id\nA1,\"['a', 'b']\",c,\"[1, 2]\",3\nA2,\"['a', 'b\",c,\"[1, 2]\",3\n").unwrap();
     let err = amazon_minionerec::read_rows(&csv).unwrap_err().to_string();
     assert!(err.contains("Office_Products_test.csv:3: field `history_item_title`: Python literal"), "{err}");
+
+    // A later row whose history does not continue the user's sequence.
+    std::fs::write(
+        &csv,
+        "user_id,history_item_title,item_title,history_item_id,item_id\nA1,\"['a']\",b,[1],2\nA1,\"['a']\",c,[9],3\n",
+    )
+    .unwrap();
+    let err = amazon_minionerec::read_user_sequences(&[&csv]).unwrap_err().to_string();
+    assert!(err.contains("Office_Products_test.csv:3: user `A1`"), "{err}");
 
     let gz = dir.path().join("qa.json.gz");
     let good = "{'questionType': 'open-ended', 'asin': 'B1', 'question': 'q', 'answer': 'a'}";

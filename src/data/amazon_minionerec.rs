@@ -1,15 +1,20 @@
 //! MiniOneRec's Amazon CSVs (e.g. `Office_Products_{valid,test}.csv`): one next-item example per
 //! row, `user_id,history_item_title,item_title,history_item_id,item_id[,history_item_sid,item_sid]`,
 //! where the history columns hold Python-list literals (`['a, b', "Dad's"]`, `[384, 289]`).
+//! A user's rows are sliding windows over one sequence; [`read_user_sequences`] rebuilds it.
 
+use std::collections::HashMap;
 use std::path::Path;
 
+use super::amazon_lcrec::LcRecSequence;
 use super::pylit::{self, PyValue};
-use super::{CsvFile, CsvRow, DataError};
+use super::{CsvFile, CsvRow, DataError, id_order};
 
 /// One row: the user's history (at most 10 items, oldest first) and the next item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MiniOneRecRow {
+    /// 1-based line of the record in its file.
+    pub line: usize,
     pub user_id: String,
     pub history_item_titles: Vec<String>,
     pub history_item_ids: Vec<u64>,
@@ -44,6 +49,7 @@ pub fn read_rows(path: &Path) -> Result<Vec<MiniOneRecRow>, DataError> {
             None => Vec::new(),
         };
         out.push(MiniOneRecRow {
+            line: row.line,
             user_id: row.get(user)?.to_string(),
             history_item_titles,
             history_item_ids,
@@ -55,6 +61,36 @@ pub fn read_rows(path: &Path) -> Result<Vec<MiniOneRecRow>, DataError> {
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Rebuilds each user's item sequence from the rows of `paths` read in order (e.g. valid, then
+/// test): a user's first row gives its history and next item, and every later row must continue
+/// it (its history is the tail of the sequence so far) and adds its next item. A row that does not
+/// continue its user's sequence is an error naming its file and line. Ordered by user id.
+pub fn read_user_sequences(paths: &[&Path]) -> Result<Vec<LcRecSequence>, DataError> {
+    let mut by_user: HashMap<String, Vec<u64>> = HashMap::new();
+    for path in paths {
+        for row in read_rows(path)? {
+            match by_user.get_mut(&row.user_id) {
+                None => {
+                    let mut seq = row.history_item_ids;
+                    seq.push(row.item_id);
+                    by_user.insert(row.user_id, seq);
+                }
+                Some(seq) if seq.ends_with(&row.history_item_ids) => seq.push(row.item_id),
+                Some(_) => {
+                    let message = format!("user `{}`: history does not continue the user's earlier rows", row.user_id);
+                    return Err(DataError::parse(path, row.line, message));
+                }
+            }
+        }
+    }
+    let mut seqs: Vec<LcRecSequence> = by_user
+        .into_iter()
+        .map(|(user_id, ids)| LcRecSequence { user_id, item_ids: ids.iter().map(u64::to_string).collect() })
+        .collect();
+    seqs.sort_by(|a, b| id_order(&a.user_id).cmp(&id_order(&b.user_id)));
+    Ok(seqs)
 }
 
 /// Parses field `index` as a Python list whose every element `item` accepts.

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::domain::{DomainFolder, DomainItem, DomainReport, DomainSequence};
 use super::lastfm::{self, LastFm};
 use super::movielens::MovieLens;
-use super::{DataError, amazon_lcrec, steam};
+use super::{DataError, amazon_lcrec, amazon_minionerec, steam};
 
 /// A source with interactions that can be exported as a domain folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub enum DomainSource {
     MovieLens,
     /// `amazon/scientific`: LC-Rec item and interaction JSON.
     AmazonScientific,
+    /// `amazon/office`: MiniOneRec items, sequences rebuilt from the valid and test CSVs (their
+    /// sliding windows cover at most the last 30 or so items of each user; no train CSV here).
+    AmazonOffice,
     /// `steam`: LLaRA's validation and test rows (no user ids in the files).
     Steam,
     /// `lastfm/hetrec2011-lastfm-2k`: first time a user tagged an artist.
@@ -25,16 +28,22 @@ pub enum DomainSource {
 }
 
 impl DomainSource {
-    pub const ALL: [Self; 4] = [Self::MovieLens, Self::AmazonScientific, Self::Steam, Self::LastFm];
+    pub const ALL: [Self; 5] = [Self::MovieLens, Self::AmazonScientific, Self::AmazonOffice, Self::Steam, Self::LastFm];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Self::MovieLens => "movielens",
             Self::AmazonScientific => "amazon-scientific",
+            Self::AmazonOffice => "amazon-office",
             Self::Steam => "steam",
             Self::LastFm => "lastfm",
         }
+    }
+
+    /// The source called `name` (as [`Self::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
     /// The source's folder under a data root laid out like `../shared/data`.
@@ -42,6 +51,7 @@ impl DomainSource {
         data_root.join(match self {
             Self::MovieLens => "movielens/ml-latest-small",
             Self::AmazonScientific => "amazon/scientific",
+            Self::AmazonOffice => "amazon/office",
             Self::Steam => "steam",
             Self::LastFm => "lastfm/hetrec2011-lastfm-2k",
         })
@@ -56,6 +66,13 @@ pub fn export_source(source: DomainSource, data_root: &Path) -> Result<(DomainFo
         DomainSource::AmazonScientific => from_lcrec(
             amazon_lcrec::read_items(&dir.join("Scientific.item.json"))?,
             amazon_lcrec::read_sequences(&dir.join("Scientific.inter.json"))?,
+        ),
+        DomainSource::AmazonOffice => from_lcrec(
+            amazon_lcrec::read_items(&dir.join("Office_Products.item.json"))?,
+            amazon_minionerec::read_user_sequences(&[
+                &dir.join("Office_Products_valid.csv"),
+                &dir.join("Office_Products_test.csv"),
+            ])?,
         ),
         DomainSource::Steam => {
             let names = steam::read_id2name(&dir.join("id2name.txt"))?;

@@ -245,3 +245,34 @@ pub(crate) fn id_order(id: &str) -> (u8, u64, &str) {
         Err(_) => (1, 0, id),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(bytes: &[u8], encoding: Encoding) -> Result<Vec<(usize, String)>, DataError> {
+        let mut out = Vec::new();
+        for_each_line(Path::new("f.dat"), bytes, encoding, |n, text| {
+            out.push((n, text.to_string()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn lines_drop_crlf_and_decode_latin1() {
+        let got = lines(b"a\tb\r\n\r\nc", Encoding::Utf8).unwrap();
+        assert_eq!(got, [(1, "a\tb".to_string()), (2, String::new()), (3, "c".to_string())]);
+        // 0xE1 is "á" in Latin-1 and an invalid lone byte in UTF-8.
+        assert_eq!(lines(b"x\ntropic\xe1lia\n", Encoding::Latin1).unwrap()[1].1, "tropicália");
+        let err = lines(b"x\ntropic\xe1lia\n", Encoding::Utf8).unwrap_err().to_string();
+        assert!(err.starts_with("f.dat:2: invalid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn ids_sort_numerically_first() {
+        let mut ids = ["10", "b", "2", "a", "0"];
+        ids.sort_by_key(|id| id_order(id));
+        assert_eq!(ids, ["0", "2", "10", "a", "b"]);
+    }
+}
