@@ -19,6 +19,10 @@ pub type WgpuBackend = burn::backend::Wgpu<f32>;
 #[cfg(feature = "cuda")]
 pub type CudaBackend = burn::backend::Cuda<f32>;
 
+/// The backend the library's unit tests run on (integration tests declare their own).
+#[cfg(test)]
+pub type TestBackend = burn::backend::NdArray<f32>;
+
 /// A backend chosen by name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {

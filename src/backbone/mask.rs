@@ -152,10 +152,10 @@ impl<B: Backend> AttnPlan<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use crate::backend::TestBackend;
 
     fn plan(new: &TokenMask, past: &[Vec<bool>], seen: &[i64], mode: AttnMode, w: Option<usize>) -> (Vec<i64>, Option<Vec<bool>>, bool) {
-        let p = AttnPlan::<NdArray>::new(new, past, seen, mode, w, &Default::default());
+        let p = AttnPlan::<TestBackend>::new(new, past, seen, mode, w, &Default::default());
         (p.positions, p.mask.map(|m| m.into_data().to_vec().unwrap()), p.is_causal)
     }
 

@@ -76,7 +76,7 @@ pub fn rotate_half<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use crate::backend::TestBackend;
 
     #[test]
     fn inv_freq_matches_hand_values() {
@@ -92,8 +92,8 @@ mod tests {
         // Dh = 2, inv_freq = [1]: position 1 rotates (x1, x2) = (1, 0) by 1 radian:
         // out = (x1 cos - x2 sin, x2 cos + x1 sin) = (cos 1, sin 1).
         let device = Default::default();
-        let tables = RopeTables::<NdArray>::new(&[1], 1, 1, &[1.0], &device);
-        let x = Tensor::<NdArray, 4>::from_data(TensorData::new(vec![1.0f32, 0.0], [1, 1, 1, 2]), &device);
+        let tables = RopeTables::<TestBackend>::new(&[1], 1, 1, &[1.0], &device);
+        let x = Tensor::<TestBackend, 4>::from_data(TensorData::new(vec![1.0f32, 0.0], [1, 1, 1, 2]), &device);
         let out: Vec<f32> = tables.apply(x).into_data().to_vec().unwrap();
         assert!((out[0] - 1f32.cos()).abs() < 1e-6 && (out[1] - 1f32.sin()).abs() < 1e-6, "{out:?}");
     }
