@@ -277,6 +277,12 @@ fn domain_folder_round_trip_and_candidates() {
     );
     let (back, _) = DomainFolder::read(dir.path(), UnknownItems::Reject).unwrap();
     assert_eq!(back, folder);
+    // make-candidates on an existing folder: only candidates.jsonl is rewritten.
+    let (mut existing, _) = DomainFolder::read(dir.path(), UnknownItems::Reject).unwrap();
+    existing.candidates = existing.make_candidates(3, 1);
+    existing.write_candidates(dir.path()).unwrap();
+    let (back, _) = DomainFolder::read(dir.path(), UnknownItems::Reject).unwrap();
+    assert_eq!((back.candidates[0].candidates.len(), back.sequences), (4, folder.sequences.clone()));
     // No temp files left behind.
     let names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();

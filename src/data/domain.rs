@@ -120,6 +120,17 @@ impl DomainFolder {
         Ok(())
     }
 
+    /// Writes only `candidates.jsonl` (atomically), after checking the rows against this
+    /// folder's items: what `make-candidates` does to a folder that already exists.
+    pub fn write_candidates(&self, dir: &Path) -> Result<(), DataError> {
+        let path = dir.join(CANDIDATES_FILE);
+        let known: HashSet<&str> = self.items.iter().map(|i| i.item_id.as_str()).collect();
+        for (line, row) in (1..).zip(&self.candidates) {
+            check_candidate(&path, line, row, |id| known.contains(id))?;
+        }
+        write_jsonl(&path, &self.candidates)
+    }
+
     /// Reads a folder back. Items must have a non-empty title and a unique id; sequences must
     /// not be empty; unknown ids in sequences follow `unknown`. Candidate rows must name known
     /// items and have one 0/1 label per candidate with at least one 1.

@@ -61,10 +61,10 @@ pub(crate) fn open(path: &Path) -> Result<BufReader<File>, DataError> {
     File::open(path).map(BufReader::new).map_err(|e| DataError::io(path, e))
 }
 
-/// Opens a gzip file as a buffered, decompressing reader.
-pub(crate) fn open_gz(path: &Path) -> Result<BufReader<flate2::read::GzDecoder<File>>, DataError> {
+/// Opens a gzip file as a buffered, decompressing reader (concatenated members read as one).
+pub(crate) fn open_gz(path: &Path) -> Result<BufReader<flate2::read::MultiGzDecoder<File>>, DataError> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    Ok(BufReader::new(flate2::read::GzDecoder::new(file)))
+    Ok(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
 }
 
 /// Calls `f(line_number, line)` for every line of `reader` (1-based, without the `\n` or `\r\n`),

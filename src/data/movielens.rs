@@ -26,21 +26,26 @@ pub struct Movie {
     pub genres: Vec<String>,
 }
 
-/// Reads `ratings.csv` (streaming; 100,836 rows in ml-latest-small).
-pub fn read_ratings(path: &Path) -> Result<Vec<Rating>, DataError> {
+/// Calls `f` on every row of `ratings.csv` without holding them all (the full MovieLens has 33M).
+pub fn for_each_rating(path: &Path, mut f: impl FnMut(Rating)) -> Result<(), DataError> {
     let mut csv = CsvFile::open(path)?;
     let (user, movie) = (csv.column("userId")?, csv.column("movieId")?);
     let (rating, time) = (csv.column("rating")?, csv.column("timestamp")?);
-    let mut out = Vec::new();
     csv.for_each(|row| {
-        out.push(Rating {
+        f(Rating {
             user_id: row.parse(user, "userId")?,
             movie_id: row.parse(movie, "movieId")?,
             rating: row.parse(rating, "rating")?,
             timestamp: row.parse(time, "timestamp")?,
         });
         Ok(())
-    })?;
+    })
+}
+
+/// Reads `ratings.csv` (100,836 rows in ml-latest-small).
+pub fn read_ratings(path: &Path) -> Result<Vec<Rating>, DataError> {
+    let mut out = Vec::new();
+    for_each_rating(path, |r| out.push(r))?;
     Ok(out)
 }
 
