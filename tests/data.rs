@@ -374,6 +374,18 @@ fn malformed_source_lines_name_file_and_line() {
     let err = amazon_minionerec::read_user_sequences(&[&csv]).unwrap_err().to_string();
     assert!(err.contains("Office_Products_test.csv:3: user `A1`"), "{err}");
 
+    // Amazon-Google: a pair naming a product absent from tableB.
+    let ag = dir.path().join("ag");
+    std::fs::create_dir(&ag).unwrap();
+    for table in ["tableA.csv", "tableB.csv"] {
+        std::fs::write(ag.join(table), "id,title,manufacturer,price\n0,\"x, y\",,\n1,z,m,2.5\n").unwrap();
+    }
+    std::fs::write(ag.join("train.csv"), "ltable_id,rtable_id,label\n0,1,1\n1,7,0\n").unwrap();
+    std::fs::write(ag.join("valid.csv"), "ltable_id,rtable_id,label\n").unwrap();
+    std::fs::write(ag.join("test.csv"), "ltable_id,rtable_id,label\n").unwrap();
+    let err = amazon_google::AmazonGoogle::read(&ag).unwrap_err().to_string();
+    assert!(err.contains("train.csv:3: pair (1, 7) names a missing product"), "{err}");
+
     let gz = dir.path().join("qa.json.gz");
     let good = "{'questionType': 'open-ended', 'asin': 'B1', 'question': 'q', 'answer': 'a'}";
     write_gz(&gz, &format!("{good}\n{good}\n{{'questionType': 'open-ended', 'asin': 'B1',\n"));

@@ -38,25 +38,12 @@ impl AmazonGoogle {
     pub fn read(dir: &Path) -> Result<Self, DataError> {
         let table_a = read_products(&dir.join("tableA.csv"))?;
         let table_b = read_products(&dir.join("tableB.csv"))?;
-        let mut splits = Vec::new();
-        for name in ["train.csv", "valid.csv", "test.csv"] {
-            let path = dir.join(name);
-            let pairs = read_pairs(&path)?;
-            // Ids are row numbers in both tables; check that before anyone indexes with them.
-            let known = |table: &[Product], id: u32| table.binary_search_by_key(&id, |p| p.id).is_ok();
-            if let Some((i, p)) =
-                pairs.iter().enumerate().find(|(_, p)| !known(&table_a, p.ltable_id) || !known(&table_b, p.rtable_id))
-            {
-                // Header is line 1 and every pair is one line.
-                return Err(DataError::parse(
-                    &path,
-                    i + 2,
-                    format!("pair ({}, {}) names a missing product", p.ltable_id, p.rtable_id),
-                ));
-            }
-            splits.push(pairs);
-        }
-        let [train, valid, test] = <[_; 3]>::try_from(splits).expect("three splits");
+        // Ids are row ids of the tables: check every pair before anyone indexes with them.
+        let known = |table: &[Product], id: u32| table.binary_search_by_key(&id, |p| p.id).is_ok();
+        let check = |p: &LabelledPair| known(&table_a, p.ltable_id) && known(&table_b, p.rtable_id);
+        let train = read_checked_pairs(&dir.join("train.csv"), check)?;
+        let valid = read_checked_pairs(&dir.join("valid.csv"), check)?;
+        let test = read_checked_pairs(&dir.join("test.csv"), check)?;
         Ok(Self { table_a, table_b, train, valid, test })
     }
 
@@ -88,6 +75,11 @@ pub fn read_products(path: &Path) -> Result<Vec<Product>, DataError> {
 
 /// Reads `train.csv`, `valid.csv` or `test.csv`.
 pub fn read_pairs(path: &Path) -> Result<Vec<LabelledPair>, DataError> {
+    read_checked_pairs(path, |_| true)
+}
+
+/// Reads a pairs file; a pair that `check` refuses is an error naming its line.
+fn read_checked_pairs(path: &Path, check: impl Fn(&LabelledPair) -> bool) -> Result<Vec<LabelledPair>, DataError> {
     let mut csv = CsvFile::open(path)?;
     let (l, r, label) = (csv.column("ltable_id")?, csv.column("rtable_id")?, csv.column("label")?);
     let mut out = Vec::new();
@@ -97,11 +89,12 @@ pub fn read_pairs(path: &Path) -> Result<Vec<LabelledPair>, DataError> {
             "0" => false,
             other => return Err(row.error(format!("field `label` = {other:?}: expected 0 or 1"))),
         };
-        out.push(LabelledPair {
-            ltable_id: row.parse(l, "ltable_id")?,
-            rtable_id: row.parse(r, "rtable_id")?,
-            is_match,
-        });
+        let pair =
+            LabelledPair { ltable_id: row.parse(l, "ltable_id")?, rtable_id: row.parse(r, "rtable_id")?, is_match };
+        if !check(&pair) {
+            return Err(row.error(format!("pair ({}, {}) names a missing product", pair.ltable_id, pair.rtable_id)));
+        }
+        out.push(pair);
         Ok(())
     })?;
     Ok(out)
