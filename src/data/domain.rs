@@ -104,7 +104,6 @@ impl DomainFolder {
                 kept.push(seq);
             }
         }
-        drop(known);
         (Self { items, sequences: kept, candidates: Vec::new() }, report)
     }
 
@@ -175,7 +174,6 @@ impl DomainFolder {
         for (line, row) in &candidates {
             check_candidate(&cand_path, *line, row, |id| index.contains_key(id))?;
         }
-        drop(index);
         let items = items.into_iter().map(|(_, item)| item).collect();
         let candidates = candidates.into_iter().map(|(_, row)| row).collect();
         Ok((Self { items, sequences, candidates }, report))
