@@ -2,6 +2,12 @@
 //! `sequences.jsonl` (one user's item ids per line, oldest first) and, optionally,
 //! `candidates.jsonl` (fixed RecBench-style evaluation rows: the next item plus sampled negatives
 //! the user never touched). Written atomically file by file; read back with validation.
+//!
+//! ```text
+//! items.jsonl       {"item_id":"1","title":"Toy Story (1995)","categories":"Adventure, Animation"}
+//! sequences.jsonl   {"user_id":"1","item_ids":["804","1210","2018"]}
+//! candidates.jsonl  {"user_id":"1","history":["804","1210"],"candidates":["7","2018"],"labels":[0,1]}
+//! ```
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
