@@ -344,6 +344,15 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let full = r#"{'q': "Dad's \"pen\" caf\xe9 \u00e9 \U0001F600 \101 é", 'n': [-1.5e3, (2,), True, None], r'k\'': u'v'}"#;
+        assert!(parse(full).is_ok());
+        for (cut, _) in full.char_indices().skip(1) {
+            assert!(parse(&full[..cut]).is_err(), "prefix of {cut} bytes parsed");
+        }
+    }
+
+    #[test]
     fn malformed_literals_are_errors_with_offsets() {
         assert_eq!(parse("{'a': 1").unwrap_err().message, "expected ',' or '}'");
         assert_eq!(parse("'open").unwrap_err().message, "unterminated string");
