@@ -9,6 +9,7 @@ pub mod backend;
 pub mod config;
 pub mod data;
 pub mod io;
+pub mod itemtok;
 pub mod pipeline;
 pub mod text;
 

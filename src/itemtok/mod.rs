@@ -1,0 +1,21 @@
+//! RecBase item tokenizer (RecBase §3.1-3.2, DESIGN.md §8): item text in one unified layout, the
+//! embedded TF-IDF + randomised-SVD text encoder, k-means, semantic-id usage statistics and
+//! collision handling, and the item id table with its prefix trie.
+//! Everything here is plain Rust on plain numbers; the RQ-VAE/CL-VAE network builds on it.
+
+pub mod error;
+pub mod id_table;
+pub mod item_text;
+pub mod kmeans;
+pub mod semantic_ids;
+pub mod svd;
+
+pub use error::ItemTokError;
+pub use id_table::{ItemIds, build_trie, read_id_table, write_id_table};
+pub use item_text::{ItemRecord, TextLayout, item_text};
+pub use kmeans::{KMeans, KMeansConfig, kmeans};
+pub use semantic_ids::{
+    CollisionReport, CollisionStrategy, LevelUsage, append_level, find_collisions, level_usage, reassign_last_level,
+    resolve_collisions,
+};
+pub use svd::{SparseRow, Svd, SvdConfig, jacobi_eigen, randomized_svd};
