@@ -10,9 +10,22 @@ fn main() -> std::process::ExitCode {
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            // `{:#}` prints the whole context chain on one line: "reading X: line 3: ...".
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The whole context chain on one line ("reading X: line 3: ..."), leaving out a cause whose text
+/// the message already shows (library errors print their source inline).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
 }

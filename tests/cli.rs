@@ -227,3 +227,25 @@ fn out_of_vocabulary_prompt_is_rejected() {
     let err = fails(&["generate", "--model", s(&fixture_dir().join("qwen2")), "--input-ids", "1,2,99999", "--backend", "ndarray"]);
     assert!(err.contains("99999") && err.contains("vocabulary"), "{err}");
 }
+
+#[test]
+fn data_export_domain_and_make_candidates() {
+    let Some(root) = common::shared_data().filter(|d| d.join("steam").is_dir()) else {
+        eprintln!("SKIP data export-domain: ../shared/data/steam not found");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("steam");
+    ok(&["data", "export-domain", "--source", "steam", "--data-root", s(&root), "--out", s(&out)]);
+    let items = std::fs::read_to_string(out.join("items.jsonl")).unwrap();
+    assert_eq!(items.lines().count(), 3581, "Steam has 3,581 games");
+    ok(&["data", "make-candidates", "--domain", s(&out), "--num-negatives", "4", "--seed", "3"]);
+    let rows: Vec<Value> = std::fs::read_to_string(out.join("candidates.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert_eq!(row["candidates"].as_array().unwrap().len(), 5);
+        assert_eq!(row["labels"].as_array().unwrap().iter().filter(|l| l.as_u64() == Some(1)).count(), 1);
+    }
+    let err = fails(&["data", "export-domain", "--source", "netflix", "--out", s(&tmp.path().join("x"))]);
+    assert!(err.contains("netflix") && err.contains("movielens"), "{err}");
+}

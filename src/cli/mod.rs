@@ -1,6 +1,7 @@
 //! Subcommand dispatch. Each subcommand parses its arguments, calls library code and prints a
 //! summary; `anyhow` carries context up to `main`, which exits non-zero on error.
 
+mod data;
 mod embed;
 mod generate;
 mod info;
@@ -32,6 +33,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Run a recipe (TOML).
     Recipe(recipe::RecipeArgs),
+    /// Datasets: export RecBase domain folders, make evaluation candidates.
+    Data(data::DataArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Info(args) => info::run(args),
         Command::Recipe(args) => recipe::run(args),
+        Command::Data(args) => data::run(args),
     }
 }
 
