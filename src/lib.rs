@@ -11,6 +11,7 @@ pub mod data;
 pub mod io;
 pub mod itemtok;
 pub mod pipeline;
+pub mod recfound;
 pub mod text;
 
 /// The book's chapters, compiled and run as doc tests so their snippets stay true.

@@ -264,7 +264,7 @@ fn check_candidate(path: &Path, line: usize, row: &Candidate, known: impl Fn(&st
 }
 
 /// Serialises `rows` one JSON object per line and writes them atomically.
-fn write_jsonl<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), DataError> {
+pub(crate) fn write_jsonl<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), DataError> {
     let mut bytes = Vec::new();
     for row in rows {
         serde_json::to_writer(&mut bytes, row).expect("plain structs serialise to JSON");
@@ -275,7 +275,7 @@ fn write_jsonl<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), DataError> {
 
 /// Reads a JSON-lines file as `(line number, row)`; blank lines are ignored, a malformed line is
 /// an error naming its line.
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, DataError> {
+pub(crate) fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, DataError> {
     let mut out = Vec::new();
     for_each_line(path, open(path)?, Encoding::Utf8, |line, text| {
         if !text.trim().is_empty() {
