@@ -9,6 +9,7 @@ pub mod item_text;
 pub mod kmeans;
 pub mod semantic_ids;
 pub mod svd;
+pub mod tfidf;
 
 pub use error::ItemTokError;
 pub use id_table::{ItemIds, build_trie, read_id_table, write_id_table};
@@ -19,3 +20,4 @@ pub use semantic_ids::{
     resolve_collisions,
 };
 pub use svd::{SparseRow, Svd, SvdConfig, jacobi_eigen, randomized_svd};
+pub use tfidf::{TfidfConfig, TfidfSvd, term_counts};
