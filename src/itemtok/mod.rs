@@ -10,6 +10,7 @@ pub mod kmeans;
 pub mod semantic_ids;
 pub mod svd;
 pub mod tfidf;
+pub mod tfidf_store;
 
 pub use error::ItemTokError;
 pub use id_table::{ItemIds, build_trie, read_id_table, write_id_table};
@@ -21,3 +22,4 @@ pub use semantic_ids::{
 };
 pub use svd::{SparseRow, Svd, SvdConfig, jacobi_eigen, randomized_svd};
 pub use tfidf::{TfidfConfig, TfidfSvd, term_counts};
+pub use tfidf_store::TfidfFormat;
