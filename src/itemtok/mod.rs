@@ -21,5 +21,5 @@ pub use semantic_ids::{
     resolve_collisions,
 };
 pub use svd::{SparseRow, Svd, SvdConfig, jacobi_eigen, randomized_svd};
-pub use tfidf::{TfidfConfig, TfidfSvd, term_counts};
+pub use tfidf::{TfidfConfig, TfidfSvd, for_each_term, term_counts};
 pub use tfidf_store::TfidfFormat;

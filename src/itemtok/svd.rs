@@ -223,27 +223,28 @@ fn transpose_times(x: &[SparseRow], m: &Dense, n_cols: usize) -> Dense {
 }
 
 /// Orthonormal columns spanning those of `m` (modified Gram-Schmidt, two passes for stability);
-/// a column dependent on the previous ones becomes zero.
+/// a column dependent on the previous ones becomes zero. Works on contiguous column copies.
 fn orthonormalize(mut m: Dense) -> Dense {
-    let column_dot = |m: &Dense, a: usize, b: usize| {
-        (0..m.rows).map(|r| m.data[r * m.cols + a] * m.data[r * m.cols + b]).sum::<f64>()
-    };
-    let norms0: Vec<f64> = (0..m.cols).map(|j| column_dot(&m, j, j).sqrt()).collect();
-    for (j, &norm0) in norms0.iter().enumerate() {
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut columns: Vec<Vec<f64>> =
+        (0..m.cols).map(|j| (0..m.rows).map(|r| m.data[r * m.cols + j]).collect()).collect();
+    for j in 0..columns.len() {
+        let (done, rest) = columns.split_at_mut(j);
+        let column = &mut rest[0];
+        let norm0 = dot(column, column).sqrt();
         for _pass in 0..2 {
-            for k in 0..j {
-                let r = column_dot(&m, k, j);
-                for row in 0..m.rows {
-                    let base = row * m.cols;
-                    m.data[base + j] -= r * m.data[base + k];
-                }
+            for previous in done.iter() {
+                let r = dot(previous, column);
+                column.iter_mut().zip(previous).for_each(|(x, p)| *x -= r * p);
             }
         }
-        let norm = column_dot(&m, j, j).sqrt();
+        let norm = dot(column, column).sqrt();
         let keep = norm > 1e-10 * norm0.max(f64::MIN_POSITIVE);
-        for row in 0..m.rows {
-            let cell = &mut m.data[row * m.cols + j];
-            *cell = if keep { *cell / norm } else { 0.0 };
+        column.iter_mut().for_each(|x| *x = if keep { *x / norm } else { 0.0 });
+    }
+    for (j, column) in columns.iter().enumerate() {
+        for (r, &x) in column.iter().enumerate() {
+            m.data[r * m.cols + j] = x;
         }
     }
     m

@@ -151,12 +151,17 @@ impl TfidfSvd {
     /// The L2-normalised TF-IDF row of `text` over the frozen vocabulary, columns ascending.
     /// Features outside the vocabulary are ignored.
     pub fn tfidf_row(&self, text: &str) -> SparseRow {
-        let mut row: SparseRow = term_counts(&self.config, text)
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        for_each_term(&self.config, text, |term| {
+            if let Some(&column) = self.index.get(term) {
+                *counts.entry(column).or_default() += 1;
+            }
+        });
+        let mut row: SparseRow = counts
             .into_iter()
-            .filter_map(|(term, count)| {
-                let &column = self.index.get(&term)?;
+            .map(|(column, count)| {
                 let tf = 1.0 + f64::from(count).ln();
-                Some((column, tf * self.idf[column as usize]))
+                (column, tf * self.idf[column as usize])
             })
             .collect();
         row.sort_unstable_by_key(|&(column, _)| column);
@@ -204,37 +209,63 @@ impl TfidfSvd {
     }
 }
 
-/// Counts of every feature of `text`. Text is lower-cased and split into words at every
-/// character that is not alphanumeric. Word n-grams join `n` consecutive words with one space
-/// (`w:` prefix). Character n-grams follow sklearn's `char_wb`: each word padded with a space on
-/// both sides, every window of `n` chars taken, and a padded word no longer than `n` counted once
-/// as a whole (then no longer `n` is tried for it) (`c:` prefix).
+/// Counts of every feature of `text` (see [`for_each_term`]).
 pub fn term_counts(config: &TfidfConfig, text: &str) -> HashMap<String, u32> {
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for_each_term(config, text, |term| match counts.get_mut(term) {
+        Some(count) => *count += 1,
+        None => {
+            counts.insert(term.to_string(), 1);
+        }
+    });
+    counts
+}
+
+/// Calls `visit` on every feature occurrence of `text`. Text is lower-cased and split into words
+/// at every character that is not alphanumeric. Word n-grams join `n` consecutive words with one
+/// space (`w:` prefix). Character n-grams follow sklearn's `char_wb`: each word padded with a
+/// space on both sides, every window of `n` chars taken, and a padded word no longer than `n`
+/// counted once as a whole (then no longer `n` is tried for it) (`c:` prefix).
+pub fn for_each_term(config: &TfidfConfig, text: &str, mut visit: impl FnMut(&str)) {
     let lower = text.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let mut counts: HashMap<String, u32> = HashMap::new();
+    let mut key = String::new();
     if let Some([min, max]) = config.word_ngrams {
         for n in min..=max {
             for gram in words.windows(n) {
-                *counts.entry(format!("w:{}", gram.join(" "))).or_default() += 1;
+                key.clear();
+                key.push_str("w:");
+                for (i, word) in gram.iter().enumerate() {
+                    if i > 0 {
+                        key.push(' ');
+                    }
+                    key.push_str(word);
+                }
+                visit(&key);
             }
         }
     }
     if let Some([min, max]) = config.char_ngrams {
+        let mut padded: Vec<char> = Vec::new();
         for word in &words {
-            let padded: Vec<char> = std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
+            padded.clear();
+            padded.push(' ');
+            padded.extend(word.chars());
+            padded.push(' ');
             for n in min..=max {
-                if padded.len() <= n {
-                    *counts.entry(format!("c:{}", padded.iter().collect::<String>())).or_default() += 1;
-                    break;
+                // A padded word no longer than `n` gives one window, itself, and ends the word.
+                for gram in padded.windows(n.min(padded.len())) {
+                    key.clear();
+                    key.push_str("c:");
+                    key.extend(gram);
+                    visit(&key);
                 }
-                for gram in padded.windows(n) {
-                    *counts.entry(format!("c:{}", gram.iter().collect::<String>())).or_default() += 1;
+                if padded.len() <= n {
+                    break;
                 }
             }
         }
     }
-    counts
 }
 
 #[cfg(test)]
