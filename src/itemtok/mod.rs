@@ -9,6 +9,7 @@ pub mod item_text;
 pub mod kmeans;
 pub mod semantic_ids;
 pub mod svd;
+pub mod text_encoder;
 pub mod tfidf;
 pub mod tfidf_store;
 
@@ -21,5 +22,6 @@ pub use semantic_ids::{
     resolve_collisions,
 };
 pub use svd::{SparseRow, Svd, SvdConfig, jacobi_eigen, randomized_svd};
+pub use text_encoder::{TextEncoder, encode_items};
 pub use tfidf::{TfidfConfig, TfidfSvd, for_each_term, term_counts};
 pub use tfidf_store::TfidfFormat;
