@@ -31,6 +31,8 @@ pub enum ItemTokError {
     InvalidConfig { field: String, message: String },
     #[error("id tuple {tuple:?}: {colliding} colliding item(s) to move but only {free} free last-level code(s)")]
     NoFreeCode { tuple: Vec<u32>, colliding: usize, free: usize },
+    #[error("epoch {epoch}: the loss is not finite")]
+    NonFiniteLoss { epoch: usize },
     #[error("item {item}: last-level code {code} out of range for {codebook_size} distances")]
     CodeOutOfRange { item: usize, code: u32, codebook_size: usize },
 }

@@ -3,6 +3,7 @@
 //! collision handling, and the item id table with its prefix trie.
 //! Everything here is plain Rust on plain numbers; the RQ-VAE/CL-VAE network builds on it.
 
+pub mod curriculum;
 pub mod error;
 pub mod id_table;
 pub mod item_text;
@@ -13,6 +14,7 @@ pub mod text_encoder;
 pub mod tfidf;
 pub mod tfidf_store;
 
+pub use curriculum::{Curriculum, CurriculumRule};
 pub use error::ItemTokError;
 pub use id_table::{ItemIds, build_trie, read_id_table, write_id_table};
 pub use item_text::{ItemRecord, TextLayout, item_text};
