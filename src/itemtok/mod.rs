@@ -1,13 +1,15 @@
-//! RecBase item tokenizer (RecBase §3.1-3.2, DESIGN.md §8): item text in one unified layout, the
-//! embedded TF-IDF + randomised-SVD text encoder, k-means, semantic-id usage statistics and
-//! collision handling, and the item id table with its prefix trie.
-//! Everything here is plain Rust on plain numbers; the RQ-VAE/CL-VAE network builds on it.
+//! RecBase item tokenizer (RecBase §3.1-3.2, DESIGN.md §8), its backend-free parts: item text in
+//! one unified layout, the text-encoder seam with the embedded TF-IDF + randomised-SVD encoder,
+//! k-means, the CL-VAE curriculum and re-initialisation rules, semantic-id usage statistics and
+//! collision handling, the item id table with its prefix trie, and a 2-D PCA for plots.
 
 pub mod curriculum;
 pub mod error;
 pub mod id_table;
 pub mod item_text;
 pub mod kmeans;
+pub mod projection;
+pub mod reinit;
 pub mod semantic_ids;
 pub mod svd;
 pub mod text_encoder;
@@ -19,6 +21,8 @@ pub use error::ItemTokError;
 pub use id_table::{ItemIds, build_trie, read_id_table, write_id_table};
 pub use item_text::{ItemRecord, TextLayout, item_text};
 pub use kmeans::{KMeans, KMeansConfig, kmeans};
+pub use projection::pca_2d;
+pub use reinit::{CodeUsage, ReinitRule};
 pub use semantic_ids::{
     CollisionReport, CollisionStrategy, LevelUsage, append_level, find_collisions, level_usage, reassign_last_level,
     resolve_collisions,
