@@ -9,6 +9,7 @@ pub mod id_table;
 pub mod item_text;
 pub mod kmeans;
 pub mod projection;
+pub mod quantize;
 pub mod reinit;
 pub mod semantic_ids;
 pub mod svd;
@@ -22,6 +23,7 @@ pub use id_table::{ItemIds, build_trie, read_id_table, write_id_table};
 pub use item_text::{ItemRecord, TextLayout, item_text};
 pub use kmeans::{KMeans, KMeansConfig, kmeans};
 pub use projection::pca_2d;
+pub use quantize::{Quantized, residual_quantize};
 pub use reinit::{CodeUsage, ReinitRule};
 pub use semantic_ids::{
     CollisionReport, CollisionStrategy, LevelUsage, append_level, find_collisions, level_usage, reassign_last_level,
