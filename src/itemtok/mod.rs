@@ -26,8 +26,8 @@ pub use projection::pca_2d;
 pub use quantize::{Quantized, residual_quantize};
 pub use reinit::{CodeUsage, ReinitRule};
 pub use semantic_ids::{
-    CollisionReport, CollisionStrategy, LevelUsage, append_level, find_collisions, level_usage, reassign_last_level,
-    resolve_collisions,
+    CollisionReport, CollisionStrategy, IdReport, LevelUsage, append_level, find_collisions, id_report, level_usage,
+    reassign_last_level, resolve_collisions,
 };
 pub use svd::{SparseRow, Svd, SvdConfig, jacobi_eigen, randomized_svd};
 pub use text_encoder::{TextEncoder, encode_items};

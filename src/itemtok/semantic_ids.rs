@@ -189,6 +189,33 @@ pub fn reassign_last_level(ids: &[Vec<u32>], distances: &[Vec<f32>]) -> Result<V
     Ok(fixed)
 }
 
+/// The semantic-id part of a tokenizer run's report (issue 8 item 6), written as JSON.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IdReport {
+    pub items: usize,
+    /// Usage per level of the ids as the codebooks assigned them (before the fix).
+    pub levels: Vec<LevelUsage>,
+    pub strategy: CollisionStrategy,
+    /// Groups of items sharing a tuple, and [`CollisionReport::rate`], before the fix.
+    pub collision_groups_before: usize,
+    pub collision_rate_before: f64,
+    /// [`CollisionReport::rate`] of the fixed ids (0 after a successful fix).
+    pub collision_rate_after: f64,
+}
+
+/// Summarises the ids `before` and `after` the collision fix made with `strategy`.
+pub fn id_report(before: &[Vec<u32>], after: &[Vec<u32>], strategy: CollisionStrategy) -> IdReport {
+    let collisions = find_collisions(before);
+    IdReport {
+        items: before.len(),
+        levels: level_usage(before),
+        strategy,
+        collision_groups_before: collisions.groups.len(),
+        collision_rate_before: collisions.rate,
+        collision_rate_after: find_collisions(after).rate,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +288,13 @@ mod tests {
         let fixed = resolve_collisions(&ids, CollisionStrategy::AppendLevel, None).unwrap();
         assert_eq!(fixed, vec![vec![1, 1, 0], vec![0, 2, 0], vec![1, 1, 1], vec![1, 1, 2]]);
         assert!(find_collisions(&fixed).groups.is_empty());
+        // Before: 4 items, 2 distinct tuples -> rate 1 - 2/4 = 0.5, one group; after: 0.
+        let report = id_report(&ids, &fixed, CollisionStrategy::AppendLevel);
+        assert_eq!((report.items, report.collision_groups_before), (4, 1));
+        assert_eq!((report.collision_rate_before, report.collision_rate_after), (0.5, 0.0));
+        assert_eq!(report.levels, level_usage(&ids));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["strategy"], "append_level");
     }
 
     #[test]
