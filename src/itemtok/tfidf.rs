@@ -23,6 +23,10 @@ pub struct TfidfConfig {
     /// A feature enters the vocabulary when at least this many texts contain it (default 2).
     #[serde(default = "TfidfConfig::default_min_df")]
     pub min_df: usize,
+    /// A feature contained in more than this share of the texts is left out (default 1.0: none
+    /// is). Below 1 it drops the unified layout's field names (`Title:` is in every text).
+    #[serde(default = "TfidfConfig::default_max_df_share")]
+    pub max_df_share: f64,
     /// At most this many features: the highest document frequencies, ties broken by the
     /// feature's text (default 50 000).
     #[serde(default = "TfidfConfig::default_max_features")]
@@ -38,6 +42,7 @@ impl TfidfConfig {
             word_ngrams: Self::default_word_ngrams(),
             char_ngrams: Self::default_char_ngrams(),
             min_df: Self::default_min_df(),
+            max_df_share: Self::default_max_df_share(),
             max_features: Self::default_max_features(),
             svd: SvdConfig::new(dim, seed),
         }
@@ -53,6 +58,10 @@ impl TfidfConfig {
 
     fn default_min_df() -> usize {
         2
+    }
+
+    fn default_max_df_share() -> f64 {
+        1.0
     }
 
     fn default_max_features() -> usize {
@@ -73,6 +82,9 @@ impl TfidfConfig {
         }
         if self.min_df == 0 {
             return Err(ItemTokError::config("min_df", "must be at least 1"));
+        }
+        if !(self.max_df_share > 0.0 && self.max_df_share <= 1.0) {
+            return Err(ItemTokError::config("max_df_share", format!("{} is not in (0, 1]", self.max_df_share)));
         }
         if self.max_features == 0 {
             return Err(ItemTokError::config("max_features", "must be at least 1"));
@@ -116,9 +128,15 @@ impl TfidfSvd {
                 *df.entry(term).or_default() += 1;
             }
         }
-        let mut kept: Vec<(String, usize)> = df.into_iter().filter(|&(_, d)| d >= config.min_df).collect();
+        let max_df = config.max_df_share * texts.len() as f64;
+        let mut kept: Vec<(String, usize)> =
+            df.into_iter().filter(|&(_, d)| d >= config.min_df && d as f64 <= max_df).collect();
         if kept.is_empty() {
-            let message = format!("no feature occurs in {} or more of the {} texts", config.min_df, texts.len());
+            let message = format!(
+                "no feature occurs in at least {} and at most {max_df} of the {} texts",
+                config.min_df,
+                texts.len()
+            );
             return Err(ItemTokError::config("min_df", message));
         }
         kept.sort_by(|(ta, da), (tb, db)| db.cmp(da).then_with(|| ta.cmp(tb)));
@@ -326,6 +344,9 @@ mod tests {
         let encoder = TfidfSvd::fit(&TOY, &words_only(2, 1)).unwrap();
         assert_eq!(encoder.vocabulary(), ["w:apple"]);
         assert!(matches!(TfidfSvd::fit(&TOY, &words_only(2, 2)), Err(ItemTokError::InvalidConfig { .. })));
+        // max_df_share 0.5 of 3 texts: apple (df 2 > 1.5) is left out.
+        let config = TfidfConfig { max_df_share: 0.5, ..words_only(1, 1) };
+        assert_eq!(TfidfSvd::fit(&TOY, &config).unwrap().vocabulary(), ["w:banana", "w:cherry"]);
         // max_features 2: apple (df 2), then banana over cherry (df 1 tie, alphabetical).
         let config = TfidfConfig { max_features: 2, ..words_only(1, 2) };
         assert_eq!(TfidfSvd::fit(&TOY, &config).unwrap().vocabulary(), ["w:apple", "w:banana"]);
@@ -379,6 +400,8 @@ mod tests {
         let bad = TfidfConfig { char_ngrams: Some([4, 3]), ..TfidfConfig::new(1, 0) };
         let err = bad.validate().unwrap_err().to_string();
         assert!(err.contains("char_ngrams"), "{err}");
+        let bad = TfidfConfig { max_df_share: 0.0, ..TfidfConfig::new(1, 0) };
+        assert!(bad.validate().unwrap_err().to_string().contains("max_df_share"));
         let none = TfidfConfig { word_ngrams: None, char_ngrams: None, ..TfidfConfig::new(1, 0) };
         assert!(none.validate().is_err());
     }
