@@ -2,7 +2,9 @@
 //! task ids, and the GritLM-style JSONL rows their released dataset uses.
 
 pub mod format;
+pub mod instructions;
 pub mod task;
 
+pub use instructions::{choose_instruction, instructions};
 pub use format::{EmbeddingRow, GenerativeRow, RecFoundRow, read_rows, write_rows};
 pub use task::{TaskId, TaskKind, UnknownTask};
