@@ -166,6 +166,27 @@ impl DecoderConfig {
     }
 }
 
+/// The EOS ids of a checkpoint's `generation_config.json` (what transformers' `generate` stops
+/// on; chat models list their end-of-turn token there, e.g. Qwen2.5-Instruct's `<|im_end|>`).
+/// Empty when the file is absent or has no `eos_token_id`.
+pub fn generation_eos_ids(dir: &Path) -> Result<Vec<u32>, ConfigError> {
+    #[derive(Deserialize)]
+    struct GenerationConfig {
+        eos_token_id: Option<OneOrMany>,
+    }
+    let path = dir.join("generation_config.json");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io { path: path.clone(), source })?;
+    let config: GenerationConfig = serde_json::from_str(&text).map_err(|source| ConfigError::Json { path, source })?;
+    Ok(match config.eos_token_id {
+        Some(OneOrMany::One(id)) => vec![id],
+        Some(OneOrMany::Many(ids)) => ids,
+        None => Vec::new(),
+    })
+}
+
 /// `eos_token_id` is an int or a list of ints in HF configs.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -372,6 +393,17 @@ mod tests {
     fn kv_heads_must_divide_heads() {
         let err = parse(&LLAMA.replace("\"num_key_value_heads\": 4", "\"num_key_value_heads\": 3")).unwrap_err();
         assert!(err.to_string().contains("num_key_value_heads"), "{err}");
+    }
+
+    #[test]
+    fn generation_config_eos_ids_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(generation_eos_ids(dir.path()).unwrap().is_empty(), "absent file: no ids");
+        std::fs::write(dir.path().join("generation_config.json"), r#"{"eos_token_id": [151645, 151643], "do_sample": true}"#).unwrap();
+        assert_eq!(generation_eos_ids(dir.path()).unwrap(), vec![151645, 151643]);
+        std::fs::write(dir.path().join("generation_config.json"), "{\"eos_token_id\": 2").unwrap();
+        let err = generation_eos_ids(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("generation_config.json"), "{err}");
     }
 
     #[test]

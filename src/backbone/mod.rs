@@ -8,7 +8,7 @@ pub mod mask;
 pub mod rope;
 
 pub use cache::KvCache;
-pub use config::{ConfigError, DecoderConfig, Family};
+pub use config::{ConfigError, DecoderConfig, Family, generation_eos_ids};
 pub use decoder::Decoder;
 pub use mask::{AttnMode, TokenMask};
 pub mod load;

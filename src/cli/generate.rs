@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use burn::tensor::backend::Backend;
 use recfound::backbone::generate::check_prompts;
-use recfound::backbone::{BeamConfig, Sampler, SamplingConfig, StopConfig, beam_search, generate, load_decoder};
+use recfound::backbone::{
+    BeamConfig, Sampler, SamplingConfig, StopConfig, beam_search, generate, generation_eos_ids, load_decoder,
+};
 use recfound::text::{PromptTemplate, TextTokenizer, encode_prompt};
 use recfound::with_backend;
 
@@ -104,13 +106,16 @@ fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, dev
     // Checked here, on all prompts, so an error names the prompt's index in the input.
     check_prompts(&prompts, config.vocab_size)?;
 
-    let eos = if args.ignore_eos {
-        Vec::new()
-    } else if !config.eos_token_ids.is_empty() {
-        config.eos_token_ids.clone()
-    } else {
-        tokenizer.as_ref().map(|t| t.stop_token_ids().to_vec()).unwrap_or_default()
-    };
+    // Stop on every EOS the checkpoint declares: config.json, generation_config.json (where chat
+    // models list their end-of-turn token) and the tokenizer's stop tokens.
+    let mut eos = Vec::new();
+    if !args.ignore_eos {
+        eos.extend(&config.eos_token_ids);
+        eos.extend(generation_eos_ids(dir)?);
+        eos.extend(tokenizer.as_ref().map(|t| t.stop_token_ids().to_vec()).unwrap_or_default());
+        eos.sort_unstable();
+        eos.dedup();
+    }
     let pad = config.pad_token_id.or(config.eos_token_ids.first().copied()).unwrap_or(0);
     let stop = StopConfig { max_new_tokens: args.max_new_tokens, eos_token_ids: eos, pad_token_id: pad };
     let sampling = args.temperature.is_some() || args.top_p.is_some() || args.top_k.is_some();
