@@ -47,6 +47,7 @@ pub fn beam_search<B: Backend>(
     constraint: Option<&dyn TokenConstraint>,
     device: &B::Device,
 ) -> Result<Vec<Vec<BeamHypothesis>>, GenerateError> {
+    let _span = tracing::debug_span!("beam_search", prompts = prompts.len(), num_beams = beam.num_beams).entered();
     let nb = beam.num_beams;
     if nb == 0 {
         return Err(GenerateError::NoBeams);

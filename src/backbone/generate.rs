@@ -70,6 +70,7 @@ pub fn generate<B: Backend>(
     stop: &StopConfig,
     device: &B::Device,
 ) -> Result<Vec<Vec<u32>>, GenerateError> {
+    let _span = tracing::debug_span!("generate", prompts = prompts.len(), max_new_tokens = stop.max_new_tokens).entered();
     let vocab_size = decoder.model.embed_tokens.weight.dims()[0];
     check_prompts(prompts, vocab_size)?;
     let batch = prompts.len();

@@ -133,6 +133,7 @@ fn hf_shape(key: &str, burn_shape: Vec<usize>) -> Vec<usize> {
 /// files have but the model does not use, are errors that list them (a tied `lm_head.weight`
 /// and stored RoPE frequencies excepted).
 pub fn load_decoder<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedDecoder<B>, WeightError> {
+    let _span = tracing::info_span!("load", dir = %dir.display()).entered();
     let config = DecoderConfig::from_hf_file(&dir.join("config.json"))?;
     let files = weight_files(dir)?;
     let mut decoder = config.init::<B>(device);
