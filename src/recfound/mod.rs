@@ -1,10 +1,20 @@
 //! RecFound's tasks and data formats (RecFound §3, Appendix B): the 13 tasks with the authors'
 //! task ids, and the GritLM-style JSONL rows their released dataset uses.
 
+pub mod build;
+pub mod build_pm;
+pub mod build_qa;
+pub mod build_reviews;
+pub mod build_sr;
 pub mod format;
 pub mod instructions;
 pub mod task;
 
 pub use instructions::{choose_instruction, instructions};
+pub use build::{BuildConfig, BuiltRow, Split, SplitSizes, TaskSplits};
+pub use build_pm::build_product_matching;
+pub use build_qa::{QaTasks, build_qa_tasks};
+pub use build_reviews::build_sentiment_analysis;
+pub use build_sr::build_sequential_recommendation;
 pub use format::{EmbeddingRow, GenerativeRow, RecFoundRow, read_rows, write_rows};
 pub use task::{TaskId, TaskKind, UnknownTask};
