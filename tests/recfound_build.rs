@@ -1,0 +1,232 @@
+//! The RecFound task builders on the real files under `../shared/data` (each test skips with a
+//! message when its files are absent): one built example per task against a hand-written text
+//! (read off the source record), counts per split, group-disjoint splits, determinism under a
+//! seed, and a `write_rows` / `read_rows` round trip.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use recfound::recfound::{
+    BuildConfig, BuiltRow, RecFoundRow, Split, SplitSizes, TaskId, TaskSplits, build_product_matching, build_qa_tasks,
+    build_sentiment_analysis, build_sequential_recommendation, read_rows, write_rows,
+};
+
+const SYSTEM: &str = "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.";
+
+fn data_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+}
+
+fn config(seed: u64) -> BuildConfig {
+    BuildConfig { seed, sizes: SplitSizes { train: 300, validation: 50, test: 50 }, ..BuildConfig::default() }
+}
+
+/// The files one task reads, or `None` (with a SKIP line) when any is absent.
+fn source(task: &str, files: &[&str]) -> Option<Vec<PathBuf>> {
+    let paths: Vec<PathBuf> = files.iter().map(|f| data_root().join(f)).collect();
+    match paths.iter().find(|p| !p.exists()) {
+        Some(missing) => {
+            eprintln!("SKIP {task}: {} is absent", missing.display());
+            None
+        }
+        None => Some(paths),
+    }
+}
+
+fn build_sa(seed: u64) -> Option<TaskSplits> {
+    let p = source("SA", &["amazon/musical_instruments/reviews_Musical_Instruments_5.json.gz"])?;
+    Some(build_sentiment_analysis(&p[0], &config(seed)).expect("SA builds"))
+}
+
+fn build_pm(seed: u64) -> Option<TaskSplits> {
+    let p = source("PM", &["amazon_google/tableA.csv"])?;
+    let dir = p[0].parent().expect("a file in a folder");
+    Some(build_product_matching(dir, &config(seed)).expect("PM builds"))
+}
+
+fn build_qa(seed: u64) -> Option<(TaskSplits, TaskSplits)> {
+    let p = source("AP/AG", &["amazon/qa/qa_Appliances.json.gz"])?;
+    let qa = build_qa_tasks(&p[0], &config(seed)).expect("AP/AG build");
+    Some((qa.answerability_prediction, qa.answer_generation))
+}
+
+fn build_sr(seed: u64) -> Option<TaskSplits> {
+    let p = source("SR", &["amazon/scientific/Scientific.item.json", "amazon/scientific/Scientific.inter.json"])?;
+    Some(build_sequential_recommendation(&p[0], &p[1], &config(seed)).expect("SR builds"))
+}
+
+/// Every task built once with seed 42, shared by the tests (absent sources are left out).
+fn built() -> &'static Vec<TaskSplits> {
+    static BUILT: OnceLock<Vec<TaskSplits>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut out = Vec::new();
+        out.extend(build_sa(42));
+        out.extend(build_pm(42));
+        if let Some((ap, ag)) = build_qa(42) {
+            out.push(ap);
+            out.push(ag);
+        }
+        out.extend(build_sr(42));
+        out
+    })
+}
+
+fn task(id: TaskId) -> Option<&'static TaskSplits> {
+    let found = built().iter().find(|t| t.task == id);
+    if found.is_none() {
+        eprintln!("SKIP {id}: not built (source absent)");
+    }
+    found
+}
+
+fn prompt_answer(row: &BuiltRow) -> (&str, &str) {
+    match &row.row {
+        RecFoundRow::Generative(g) => {
+            assert_eq!(g.text.len(), 2, "one prompt, one answer");
+            (&g.text[0], &g.text[1])
+        }
+        RecFoundRow::Embedding(_) => panic!("expected a generative row"),
+    }
+}
+
+#[test]
+fn sentiment_analysis_example() {
+    let Some(sa) = task(TaskId::SentimentAnalysis) else { return };
+    let row = &sa.test[0];
+    // reviews_Musical_Instruments_5: reviewer A2KKZHISX9YKMI, asin B000XPO0IU, overall 3.0 -> C.
+    assert_eq!(row.group, "A2KKZHISX9YKMI");
+    let expected = format!(
+        "{SYSTEM}\n\n### Instruction:\nAssess the user's sentiment in the provided review and select the appropriate sentiment option from the list as the answer.\n\n### Input:\nI like to walk around while I play. It's a hangup of mine. This strap works fine for that. The only thing I've noticed that can be annoying is that strap moves easily across my back so it is very easy to get the guitar out of position (the neck too high or too low). Other than that, it's a good deal for the price. Maybe I just need a shirt with more cling.\n\n### Options:\nA: very positive\nB: positive\nC: neutral\nD: negative\nE: very negative\n\n### Response:\n"
+    );
+    assert_eq!(prompt_answer(row), (expected.as_str(), "C: neutral"));
+}
+
+#[test]
+fn product_matching_example() {
+    let Some(pm) = task(TaskId::ProductMatching) else { return };
+    let row = &pm.test[0];
+    // test.csv: 705,1083,0; tableA 705 and tableB 1083.
+    assert_eq!(row.group, "705-1083");
+    let expected = format!(
+        "{SYSTEM}\n\n### Instruction:\nCompare the details of two given products to determine if they are identical. Output yes if they are identical or no otherwise.\n\n### Input:\n\"product 1\": {{\"title\": \"professional home design suite platinum\", \"manufacturer\": \"punch ! software\", \"price\": \"99.95\"}},\n\"product 2\": {{\"title\": \"punch software 14100 punch ! professional home design suite for windows\", \"manufacturer\": \"punch software\", \"price\": \"62.99\"}}\n\n### Response:\n"
+    );
+    assert_eq!(prompt_answer(row), (expected.as_str(), "no"));
+}
+
+#[test]
+fn answerability_prediction_example() {
+    let Some(ap) = task(TaskId::AnswerabilityPrediction) else { return };
+    let row = &ap.test[0];
+    // qa_Appliances: asin B0046C04XQ, yes/no question with answerType '?' -> "No".
+    assert_eq!(row.group, "B0046C04XQ");
+    let expected = format!(
+        "{SYSTEM}\n\n### Instruction:\nEvaluate the answerability of a question by analyzing the related document, outputting yes if the document contains information addressing the question, and no otherwise.\n\n### Input:\nquestion: Is this a genuine GE manufactured part?,\ndocument: I don't believe this is a GE manufactured part, but I installed this part nearly 6 months ago and I have not had any problems. Definitely follow Youtube when you install it. Do not let the wires fall down the back of the oven or you will have serious work cut out for you. As long as you hold the wires or have something hold them, it will take 5 minutes to install.\n\n### Response:\n"
+    );
+    assert_eq!(prompt_answer(row), (expected.as_str(), "No"));
+}
+
+#[test]
+fn answer_generation_example() {
+    let Some(ag) = task(TaskId::AnswerGeneration) else { return };
+    let row = &ag.test[0];
+    // qa_Appliances: asin B000BQWUJC, an open-ended question; the document is the product's
+    // first five other Q&A pairs.
+    assert_eq!(row.group, "B000BQWUJC");
+    let (prompt, answer) = prompt_answer(row);
+    let expected_head = format!(
+        "{SYSTEM}\n\n### Instruction:\nAnswer the given question by extracting information from the supporting document.\n\n### Input:\ndo you have to have a transition pipe between the flexible pipe and standard 5 in pipe? Does it fit up?\nDocument:\nQ: Is this really 5 inch diameter? Do you ship ONLY the 5 inch when ordered? Some company's send the 4 inch. A: I needed just what they advertised for my JennAire exhaust and this was perfect."
+    );
+    assert!(prompt.starts_with(&expected_head), "{prompt}");
+    assert!(prompt.ends_with("It is kinda thin and doesn't seem durable enough for a furnace vent\n\n### Response:\n"), "{prompt}");
+    assert_eq!(prompt.matches("\nQ: ").count(), 5);
+    assert!(answer.starts_with("I attached one end of the Lambro flexible aluminum duct"), "{answer}");
+    assert!(answer.ends_with("If you overstretch it, it damages irreversibly"), "{answer}");
+}
+
+#[test]
+fn sequential_recommendation_example() {
+    let Some(sr) = task(TaskId::SequentialRecommendation) else { return };
+    let row = &sr.test[0];
+    // Scientific.inter.json: user 4494 bought [1226, 3197, 2117, 3457, 4225]; 4225 is the answer.
+    assert_eq!(row.group, "4494");
+    let (prompt, answer) = prompt_answer(row);
+    let expected_head = format!(
+        "{SYSTEM}\n\n### Instruction:\nRank the items in options and predict the user's next purchase from the listed options by analyzing her historical purchases.\n\n### Input:\n1st: SE DT220R 180 Grit Diamond Burr Set with 1/8 Shank, 20-Piece. Industrial & Scientific. Cutting Tools. Cutting Burs. SE.\n2nd: 3D Solutech Real White 3D Printer PLA Filament 1.75MM Filament, Dimensional Accuracy +/- 0.03 mm, 2.2 LBS (1.0KG). Industrial & Scientific. Additive M...\n3rd: HATCHBOX PLA 3D Printer Filament, Dimensional Accuracy +/- 0.03 mm, 1 kg Spool, 1.75 mm, Red. Industrial & Scientific. Additive Manufacturing Products...\n4th: 3D Solutech Silver Metal 3D Printer PLA Filament 1.75MM Filament, Dimensional Accuracy +/- 0.03 mm, 2.2 LBS (1.0KG) - PLA175TCMS. Industrial & Scienti...\n\n### Options:\nA: "
+    );
+    assert!(prompt.starts_with(&expected_head), "{prompt}");
+    assert!(prompt.contains("\nM: 3D Solutech Printer Filament, Real Black PLA, 1.75MM Filament, Dimensional Accuracy +/- 0.03 mm, 1.1 LBS (0.5KG). Industrial & Scientific. Additive Ma...\n"));
+    assert_eq!(answer, "M");
+    let options = prompt.split("### Options:\n").nth(1).expect("options section");
+    let labels: Vec<&str> = options.lines().filter_map(|l| l.split_once(": ").map(|(k, _)| k)).collect();
+    let a_to_t: Vec<String> = (b'A'..=b'T').map(|c| (c as char).to_string()).collect();
+    assert_eq!(labels, a_to_t);
+}
+
+#[test]
+fn sequential_recommendation_negatives_are_untouched() {
+    let Some(p) = source("SR", &["amazon/scientific/Scientific.item.json", "amazon/scientific/Scientific.inter.json"]) else { return };
+    let Some(sr) = task(TaskId::SequentialRecommendation) else { return };
+    let items = recfound::data::amazon_lcrec::read_items(&p[0]).expect("items");
+    let seqs = recfound::data::amazon_lcrec::read_sequences(&p[1]).expect("sequences");
+    let cfg = config(42);
+    for row in sr.test.iter().chain(&sr.validation).take(20) {
+        let seq = seqs.iter().find(|s| s.user_id == row.group).expect("the row's user");
+        let touched: HashSet<String> = seq
+            .item_ids
+            .iter()
+            .map(|id| {
+                let item = items.iter().find(|i| &i.item_id == id).expect("item");
+                recfound::recfound::build_sr::item_text(item, cfg.item_text_max_chars)
+            })
+            .collect();
+        let (prompt, answer) = prompt_answer(row);
+        let options = prompt.split("### Options:\n").nth(1).expect("options");
+        for line in options.lines().filter(|l| l.contains(": ")) {
+            let (label, text) = line.split_once(": ").expect("a lettered option");
+            assert_eq!(label == answer, touched.contains(text), "user {}: option {line}", row.group);
+        }
+    }
+}
+
+#[test]
+fn counts_per_split() {
+    // Every source here has more rows than the sizes, so every split is full.
+    for t in built() {
+        assert_eq!(t.counts(), [300, 50, 50], "{}", t.task);
+        for split in Split::ALL {
+            assert!(t.split(split).iter().all(|r| r.row.task() == t.task), "{} {}", t.task, split.name());
+        }
+    }
+}
+
+#[test]
+fn splits_are_group_disjoint() {
+    for t in built() {
+        let groups = |s: Split| t.split(s).iter().map(|r| r.group.as_str()).collect::<HashSet<_>>();
+        let (tr, va, te) = (groups(Split::Train), groups(Split::Validation), groups(Split::Test));
+        assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te), "{}", t.task);
+    }
+}
+
+#[test]
+fn a_seed_fixes_the_build() {
+    let (Some(a), Some(b), Some(c)) = (build_sa(7), build_sa(7), build_sa(8)) else { return };
+    assert_eq!(a, b);
+    assert_ne!(a.test, c.test);
+    let (Some(a), Some(b)) = (build_sr(7), build_sr(7)) else { return };
+    assert_eq!(a, b);
+}
+
+#[test]
+fn rows_round_trip_through_jsonl() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for t in built() {
+        for split in Split::ALL {
+            let rows = t.rows(split);
+            let path = dir.path().join(format!("{}.{}.jsonl", t.task, split.name()));
+            write_rows(&path, &rows).expect("write");
+            assert_eq!(read_rows(&path).expect("read"), rows, "{} {}", t.task, split.name());
+        }
+    }
+}
