@@ -2,6 +2,7 @@
 //! task ids, and the GritLM-style JSONL rows their released dataset uses.
 
 pub mod build;
+pub mod build_all;
 pub mod build_pm;
 pub mod build_qa;
 pub mod build_reviews;
@@ -12,6 +13,7 @@ pub mod task;
 
 pub use instructions::{choose_instruction, instructions};
 pub use build::{BuildConfig, BuiltRow, Split, SplitSizes, TaskSplits};
+pub use build_all::{Sources, build_all, write_splits};
 pub use build_pm::build_product_matching;
 pub use build_qa::{QaTasks, build_qa_tasks};
 pub use build_reviews::build_sentiment_analysis;
