@@ -216,3 +216,23 @@ fn rows_round_trip_through_task_folders() {
         }
     }
 }
+
+#[test]
+fn user_to_item_example() {
+    let Some(u2i) = task(TaskId::EmbUser) else { return };
+    let row = &u2i.test[0];
+    // Scientific.inter.json: user 2037 bought [2156, 465, 1722, 1137, 895, 2568, 42]; the query
+    // is the first six, newest first; 42 is the positive; the negative 1533 shares 42's second
+    // category level ("Tapes") and is not in the user's sequence.
+    assert_eq!(row.group, "2037");
+    let RecFoundRow::Embedding(e) = &row.row else { panic!("expected an embedding row") };
+    let query = "Shark Navigator Lift-Away Professional NV356E.\nDuPont Teflon Non-Stick.\nShop-Vac Corp 3Pk Reuse Dry Filt Disc 90107-19 Wet/Dry Vac Filters & Bags.\nDixon Valve TTB75 PTFE Industrial Sealant Tape, -212 to 500 Degree F Temperature Range, 3.5mil Thick, 520 Length, 3/4 Width, White.\nGorilla Tape, Black Tough & Wide Duct Tape, 2.88 x 30 yd, Black, (Pack of 1).\nM+A Matting 221 Waterhog Fashion Diamond Polypropylene Fiber Entrance Indoor Floor Mat, SBR Rubber Backing, 8.4' Length x 3' Width, 1/4 Thick, Charcoal.";
+    let instruction = "Represent this sequence of user actions to predict the next product he/she will purchase (User sequence is in reverse chronological order):";
+    assert_eq!(e.query, (instruction.to_string(), query.to_string()));
+    let item = "Encode this product to fit a user sequence:".to_string();
+    assert_eq!(e.pos, vec![(item.clone(), "Permatex 80050 Clear RTV Silicone Adhesive Sealant, 3 oz.".to_string())]);
+    assert_eq!(
+        e.neg,
+        vec![(item, "ProTapes Pro 950 Polyimide Film Tape, 7500V Dielectric Strength, 36 yds Length x 1/2 Width (Pack of 1).".to_string())]
+    );
+}

@@ -8,7 +8,7 @@
 //!   rewrites (its B.3 example fills an ellipsis, "you have two" -> "you have two missed calls
 //!   today", which no link marks), the spans are sometimes off by characters, and issue 5 says
 //!   not to invent answers. Build it once the MuDoCo-QR rewrites are in the data folder.
-//! - User2Item / Query2Item / Item2Item (embedding rows), PRP, AVE, UP, IP: not built yet.
+//! - Query2Item / Item2Item (embedding rows), PRP, AVE, UP, IP: not built yet.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use super::build_pm::build_product_matching;
 use super::build_qa::build_qa_tasks;
 use super::build_reviews::build_sentiment_analysis;
 use super::build_sr::build_sequential_recommendation;
+use super::build_u2i::build_user_to_item;
 use super::format::write_rows;
 use crate::data::DataError;
 
@@ -29,7 +30,7 @@ pub struct Sources {
     pub amazon_google: Option<PathBuf>,
     /// Amazon QA file (gzipped Python literals) for Answerability Prediction / Answer Generation.
     pub qa: Option<PathBuf>,
-    /// LC-Rec `*.item.json` and `*.inter.json` for Sequential Recommendation.
+    /// LC-Rec `*.item.json` and `*.inter.json` for User2Item and Sequential Recommendation.
     pub lcrec: Option<(PathBuf, PathBuf)>,
 }
 
@@ -52,6 +53,7 @@ impl Sources {
 pub fn build_all(sources: &Sources, config: &BuildConfig) -> Result<Vec<TaskSplits>, DataError> {
     let mut out = Vec::new();
     if let Some((item, inter)) = &sources.lcrec {
+        out.push(build_user_to_item(item, inter, config)?);
         out.push(build_sequential_recommendation(item, inter, config)?);
     }
     if let Some(path) = &sources.reviews {

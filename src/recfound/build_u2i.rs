@@ -1,0 +1,93 @@
+//! User2Item (U2I) embedding rows from LC-Rec-layout Amazon sequences, as in the RecFound B.3
+//! "User2Item" example: the query is the user's recent item titles, newest first (the B.2
+//! instructions say "reverse chronological order"), the positive the next item's title, one hard
+//! negative an item from the positive's category that the user never touched.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+
+use super::build::{BuildConfig, BuiltRow, TaskSplits, split_by_group};
+use super::format::{EmbeddingRow, RecFoundRow};
+use super::instructions::{choose_instruction, mix64};
+use super::task::TaskId;
+use crate::data::DataError;
+use crate::data::amazon_lcrec::{LcRecItem, read_items, read_sequences};
+
+/// The item-side instructions: the paper prints no list for them, only these two in the B.3
+/// example (positive, then negative), so both are kept and chosen per sample with the seed.
+pub const U2I_ITEM_INSTRUCTIONS: [&str; 2] =
+    ["Represent this product to match a user sequence:", "Encode this product to fit a user sequence:"];
+
+/// The category a hard negative must share: the second level of the path (the first is the
+/// store, e.g. "Industrial & Scientific", shared by every item), else the first.
+fn hard_negative_category(item: &LcRecItem) -> Option<&str> {
+    item.categories.get(1).or(item.categories.first()).map(String::as_str)
+}
+
+/// Builds U2I from `{name}.item.json` and `{name}.inter.json`: one row per user (the last item
+/// is the positive, up to `sr_history_len` items before it the query), user-disjoint splits.
+/// Users with fewer than 2 items or an item without a title are skipped and counted in a
+/// warning. Where the positive's category holds no untouched item, the negative is any
+/// untouched item.
+pub fn build_user_to_item(items: &Path, inter: &Path, config: &BuildConfig) -> Result<TaskSplits, DataError> {
+    let task = TaskId::EmbUser;
+    let items = read_items(items)?;
+    let sequences = read_sequences(inter)?;
+    let by_id: HashMap<&str, &LcRecItem> =
+        items.iter().filter(|i| !i.title.trim().is_empty()).map(|i| (i.item_id.as_str(), i)).collect();
+    let mut by_category: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for item in by_id.values() {
+        if let Some(c) = hard_negative_category(item) {
+            by_category.entry(c).or_default().push(item.item_id.as_str());
+        }
+    }
+    for ids in by_category.values_mut() {
+        ids.sort_unstable(); // HashMap order is not stable across runs.
+    }
+    let mut catalogue: Vec<&str> = by_id.keys().copied().collect();
+    catalogue.sort_unstable();
+
+    let (mut rows, mut skipped) = (Vec::new(), 0usize);
+    for (index, seq) in sequences.iter().enumerate() {
+        let ids = &seq.item_ids;
+        if ids.len() < 2 || ids.iter().any(|id| !by_id.contains_key(id.as_str())) {
+            skipped += 1;
+            continue;
+        }
+        let (target, before) = ids.split_last().expect("at least 2 items");
+        let history = &before[before.len().saturating_sub(config.sr_history_len)..];
+        let touched: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut rng = StdRng::seed_from_u64(mix64(config.seed ^ mix64(index as u64 ^ 0x5532_4931)));
+        let same_category = hard_negative_category(by_id[target.as_str()]).and_then(|c| by_category.get(c));
+        let mut pool: Vec<&str> =
+            same_category.into_iter().flatten().copied().filter(|id| !touched.contains(id)).collect();
+        if pool.is_empty() {
+            pool = catalogue.iter().copied().filter(|id| !touched.contains(id)).collect();
+        }
+        let Some(&negative) = pool.choose(&mut rng) else {
+            skipped += 1;
+            continue;
+        };
+
+        let title = |id: &str| by_id[id].title.trim().to_string();
+        let query_text = history.iter().rev().map(|id| title(id)).collect::<Vec<_>>().join("\n");
+        let item_instruction = |k: u64| {
+            U2I_ITEM_INSTRUCTIONS[(mix64(config.seed ^ mix64(index as u64) ^ k) % 2) as usize].to_string()
+        };
+        let row = EmbeddingRow {
+            query: (choose_instruction(task, config.seed, index as u64).to_string(), query_text),
+            pos: vec![(item_instruction(1), title(target))],
+            neg: vec![(item_instruction(2), title(negative))],
+            task,
+        };
+        rows.push(BuiltRow { group: seq.user_id.clone(), row: RecFoundRow::Embedding(row) });
+    }
+    if skipped > 0 {
+        tracing::warn!(skipped, users = sequences.len(), "user2item: users skipped (too short, unknown item, or no negative)");
+    }
+    Ok(split_by_group(task, rows, config.sizes, config.seed))
+}
