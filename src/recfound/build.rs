@@ -4,7 +4,7 @@
 //! ([`super::build_reviews`], [`super::build_pm`], [`super::build_qa`], [`super::build_sr`]).
 //! Prompts use the B.2 instructions (a seeded choice per sample) and the B.1/B.3 layout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -151,6 +151,30 @@ pub(crate) fn split_by_group(task: TaskId, rows: Vec<BuiltRow>, sizes: SplitSize
         }
     }
     out
+}
+
+/// One sequence seen leave-one-out, as SR and U2I use it.
+pub(crate) struct LeaveOneOut<'a> {
+    /// The last item: the answer.
+    pub target: &'a str,
+    /// Up to `history_len` items before it, oldest first.
+    pub history: &'a [String],
+    /// Every item of the sequence (negatives must avoid them).
+    pub touched: HashSet<&'a str>,
+}
+
+/// The leave-one-out view of `ids`, or `None` when it has fewer than 2 items or names an item
+/// that `known` rejects (the caller counts the skip).
+pub(crate) fn leave_one_out<'a>(ids: &'a [String], history_len: usize, known: impl Fn(&str) -> bool) -> Option<LeaveOneOut<'a>> {
+    if ids.len() < 2 || !ids.iter().all(|id| known(id)) {
+        return None;
+    }
+    let (target, before) = ids.split_last()?;
+    Some(LeaveOneOut {
+        target,
+        history: &before[before.len().saturating_sub(history_len)..],
+        touched: ids.iter().map(String::as_str).collect(),
+    })
 }
 
 /// Cuts `text` to at most `max_chars` characters (then appends "..."), on a char boundary.

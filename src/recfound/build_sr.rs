@@ -4,14 +4,14 @@
 //! "Sequential Recommendation" example. Negatives are drawn with the seed from items the user
 //! never touched.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 
-use super::build::{BuildConfig, BuiltRow, TaskSplits, generative, split_by_group, truncate_chars};
+use super::build::{BuildConfig, BuiltRow, LeaveOneOut, TaskSplits, leave_one_out, generative, split_by_group, truncate_chars};
 use super::instructions::{choose_instruction, mix64};
 use super::task::TaskId;
 use crate::data::DataError;
@@ -62,14 +62,12 @@ pub fn build_sequential_recommendation(items: &Path, inter: &Path, config: &Buil
 
     let (mut rows, mut skipped) = (Vec::new(), 0usize);
     for (index, seq) in sequences.iter().enumerate() {
-        let ids = &seq.item_ids;
-        if ids.len() < 2 || ids.iter().any(|id| !texts.contains_key(id.as_str())) {
+        let Some(LeaveOneOut { target, history, touched }) =
+            leave_one_out(&seq.item_ids, config.sr_history_len, |id| texts.contains_key(id))
+        else {
             skipped += 1;
             continue;
-        }
-        let (target, before) = ids.split_last().expect("at least 2 items");
-        let history = &before[before.len().saturating_sub(config.sr_history_len)..];
-        let touched: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        };
 
         // Negatives: a seeded draw from the untouched items, then the target at a seeded slot.
         let mut rng = StdRng::seed_from_u64(mix64(config.seed ^ mix64(index as u64)));
@@ -80,7 +78,7 @@ pub fn build_sequential_recommendation(items: &Path, inter: &Path, config: &Buil
         }
         let mut options: Vec<&str> = untouched.sample(&mut rng, negatives_wanted).copied().collect();
         let slot = (mix64(config.seed ^ index as u64) % config.sr_num_options as u64) as usize;
-        options.insert(slot, target.as_str());
+        options.insert(slot, target);
 
         let input = history
             .iter()

@@ -3,14 +3,14 @@
 //! instructions say "reverse chronological order"), the positive the next item's title, one hard
 //! negative an item from the positive's category that the user never touched.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 
-use super::build::{BuildConfig, BuiltRow, TaskSplits, split_by_group};
+use super::build::{BuildConfig, BuiltRow, LeaveOneOut, TaskSplits, leave_one_out, split_by_group};
 use super::format::{EmbeddingRow, RecFoundRow};
 use super::instructions::{choose_instruction, mix64};
 use super::task::TaskId;
@@ -53,16 +53,14 @@ pub fn build_user_to_item(items: &Path, inter: &Path, config: &BuildConfig) -> R
 
     let (mut rows, mut skipped) = (Vec::new(), 0usize);
     for (index, seq) in sequences.iter().enumerate() {
-        let ids = &seq.item_ids;
-        if ids.len() < 2 || ids.iter().any(|id| !by_id.contains_key(id.as_str())) {
+        let Some(LeaveOneOut { target, history, touched }) =
+            leave_one_out(&seq.item_ids, config.sr_history_len, |id| by_id.contains_key(id))
+        else {
             skipped += 1;
             continue;
-        }
-        let (target, before) = ids.split_last().expect("at least 2 items");
-        let history = &before[before.len().saturating_sub(config.sr_history_len)..];
-        let touched: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        };
         let mut rng = StdRng::seed_from_u64(mix64(config.seed ^ mix64(index as u64 ^ 0x5532_4931)));
-        let same_category = hard_negative_category(by_id[target.as_str()]).and_then(|c| by_category.get(c));
+        let same_category = hard_negative_category(by_id[target]).and_then(|c| by_category.get(c));
         let mut pool: Vec<&str> =
             same_category.into_iter().flatten().copied().filter(|id| !touched.contains(id)).collect();
         if pool.is_empty() {
