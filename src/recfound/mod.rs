@@ -1,5 +1,6 @@
 //! RecFound's tasks and data formats (RecFound §3, Appendix B): the 13 tasks with the authors'
-//! task ids, and the GritLM-style JSONL rows their released dataset uses.
+//! task ids, the GritLM-style JSONL rows their released dataset uses, the B.2 instructions, and
+//! the builders that make those rows from the public datasets.
 
 pub mod build;
 pub mod build_all;
@@ -12,7 +13,6 @@ pub mod format;
 pub mod instructions;
 pub mod task;
 
-pub use instructions::{choose_instruction, instructions};
 pub use build::{BuildConfig, BuiltRow, Split, SplitSizes, TaskSplits};
 pub use build_all::{Sources, build_all, write_splits};
 pub use build_pm::build_product_matching;
@@ -21,4 +21,5 @@ pub use build_reviews::build_sentiment_analysis;
 pub use build_sr::build_sequential_recommendation;
 pub use build_u2i::build_user_to_item;
 pub use format::{EmbeddingRow, GenerativeRow, RecFoundRow, read_rows, write_rows};
+pub use instructions::{choose_instruction, instructions};
 pub use task::{TaskId, TaskKind, UnknownTask};
