@@ -2,7 +2,7 @@
 //! `../shared/data`: the sizes and seed ([`BuildConfig`]), the seeded group-disjoint
 //! train/validation/test split every builder shares, and the per-task builders
 //! ([`super::build_reviews`], [`super::build_pm`], [`super::build_qa`], [`super::build_sr`],
-//! [`super::build_u2i`]; [`super::build_all`] runs them all).
+//! [`super::build_u2i`]; [`super::build_all()`] runs them all).
 //! Prompts use the B.2 instructions (a seeded choice per sample) and the B.1/B.3 layout.
 
 use std::collections::{BTreeMap, HashSet};
