@@ -215,6 +215,14 @@ fn rows_round_trip_through_task_folders() {
             assert_eq!(read_rows(&path).expect("read"), t.rows(split), "{} {}", t.task, split.name());
         }
     }
+    recfound::recfound::write_card(dir.path(), tasks, &config(42)).expect("card");
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).expect("stats.json")).expect("JSON");
+    for t in tasks {
+        assert_eq!(stats["tasks"][t.task.name()]["test"], t.test.len(), "{}", t.task);
+    }
+    let md = std::fs::read_to_string(dir.path().join("DATASET.md")).expect("DATASET.md");
+    assert!(md.contains("- Query_Rewriting (QR): needs human rewrites"), "{md}");
 }
 
 #[test]
