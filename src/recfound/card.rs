@@ -20,15 +20,17 @@ pub struct TaskProvenance {
 /// The provenance of each task the builders make; `None` for a task they do not build.
 pub fn provenance(task: TaskId) -> Option<TaskProvenance> {
     const AMAZON: &str = "Amazon review data terms (research use)";
+    const SCIENTIFIC: &str = "Amazon 2018 Industrial & Scientific 5-core (LC-Rec layout)";
+    const QA: &str = "Amazon QA (McAuley & Yang 2016), Appliances";
     let p = |source, licence, labels| Some(TaskProvenance { source, licence, labels });
     match task {
         TaskId::EmbUser => p(
-            "Amazon 2018 Industrial & Scientific 5-core (LC-Rec layout)",
+            SCIENTIFIC,
             AMAZON,
             "the user's last item is the positive; one hard negative from its category, never touched by the user",
         ),
         TaskId::SequentialRecommendation => p(
-            "Amazon 2018 Industrial & Scientific 5-core (LC-Rec layout)",
+            SCIENTIFIC,
             AMAZON,
             "the user's last item among 19 sampled items the user never touched (20 options A-T)",
         ),
@@ -43,12 +45,12 @@ pub fn provenance(task: TaskId) -> Option<TaskProvenance> {
             "the benchmark's match labels; no product descriptions in this release",
         ),
         TaskId::AnswerabilityPrediction => p(
-            "Amazon QA (McAuley & Yang 2016), Appliances",
+            QA,
             AMAZON,
             "WEAK: document = the community answer (no reviews in the public file); answerType Y/N -> Yes, ? -> No",
         ),
         TaskId::AnswerGeneration => p(
-            "Amazon QA (McAuley & Yang 2016), Appliances",
+            QA,
             AMAZON,
             "WEAK: document = the product's other Q&A pairs (no reviews in the public file), so it may not contain the answer; the answer is the real one",
         ),
