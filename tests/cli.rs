@@ -249,3 +249,22 @@ fn data_export_domain_and_make_candidates() {
     let err = fails(&["data", "export-domain", "--source", "netflix", "--out", s(&tmp.path().join("x"))]);
     assert!(err.contains("netflix") && err.contains("movielens"), "{err}");
 }
+
+#[test]
+fn data_build_recfound_writes_tasks_and_card() {
+    let Some(root) = common::shared_data() else {
+        eprintln!("SKIP data build-recfound: ../shared/data not found");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("build.toml");
+    std::fs::write(&recipe, "[build]\nseed = 7\ntrain = 20\nvalidation = 5\ntest = 5\n").unwrap();
+    let out = tmp.path().join("recfound");
+    ok(&["data", "build-recfound", "--recipe", s(&recipe), "--data-root", s(&root), "--out", s(&out)]);
+    let rows = recfound::recfound::read_rows(&out.join("Sentiment_Analysis/train.jsonl")).unwrap();
+    assert_eq!(rows.len(), 20);
+    assert!(out.join("DATASET.md").is_file() && out.join("stats.json").is_file());
+    std::fs::write(&recipe, "[build]\ntrian = 20\n").unwrap();
+    let err = fails(&["data", "build-recfound", "--recipe", s(&recipe), "--data-root", s(&root), "--out", s(&out)]);
+    assert!(err.contains("trian") && err.contains("build.toml"), "{err}");
+}

@@ -1,5 +1,7 @@
 //! `recfound data ...`: turning public datasets into the folders recfound trains on.
-//! Contract: `recfound data export-domain --source NAME [--data-root DIR] --out DIR`.
+//! Contracts: `recfound data export-domain --source NAME [--data-root DIR] --out DIR` and
+//! `recfound data build-recfound [--recipe FILE] --out DIR` (`--data-root DIR`, default
+//! `../shared/data`).
 
 use std::path::PathBuf;
 
@@ -7,6 +9,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use recfound::data::domain::{DomainFolder, UnknownItems};
 use recfound::data::export::{DomainSource, export_source};
+use recfound::recfound::{BuildConfig, Sources, SplitSizes, build_all, write_card, write_splits};
+use serde::Deserialize;
 
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {
@@ -31,6 +35,18 @@ pub enum DataCommand {
         candidates: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Build the RecFound tasks the raw datasets allow (released JSONL format, train /
+    /// validation / test per task) with a dataset card (DATASET.md, stats.json).
+    BuildRecfound {
+        /// TOML with a `[build]` table: seed, train, validation, test, sr_history_len,
+        /// sr_num_options, item_text_max_chars, ag_document_pairs (all optional).
+        #[arg(long)]
+        recipe: Option<PathBuf>,
+        #[arg(long, default_value = "../shared/data")]
+        data_root: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write candidates.jsonl into an existing domain folder: each user's last item plus
     /// sampled items the user never touched (RecBench style; seeded).
@@ -69,6 +85,29 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
                 report.empty_sequences
             );
         }
+        DataCommand::BuildRecfound { recipe, data_root, out } => {
+            let config = match &recipe {
+                Some(path) => read_build_recipe(path)?,
+                None => BuildConfig::default(),
+            };
+            if !data_root.is_dir() {
+                bail!("--data-root {} is not a directory", data_root.display());
+            }
+            let start = std::time::Instant::now();
+            let tasks = build_all(&Sources::under(&data_root), &config)
+                .with_context(|| format!("building RecFound tasks from {}", data_root.display()))?;
+            if tasks.is_empty() {
+                bail!("no RecFound task can be built from {}: none of its sources is there", data_root.display());
+            }
+            write_splits(&out, &tasks).with_context(|| format!("writing {}", out.display()))?;
+            write_card(&out, &tasks, &config).with_context(|| format!("writing the dataset card into {}", out.display()))?;
+            for t in &tasks {
+                let [train, validation, test] = [recfound::recfound::Split::Train, recfound::recfound::Split::Validation, recfound::recfound::Split::Test]
+                    .map(|split| t.split(split).len());
+                println!("{:<28} train {train:>6}  validation {validation:>5}  test {test:>5}", t.task.name());
+            }
+            println!("{} tasks -> {} (DATASET.md, stats.json) in {:.1}s", tasks.len(), out.display(), start.elapsed().as_secs_f64());
+        }
         DataCommand::MakeCandidates { domain, num_negatives, seed } => {
             let (mut folder, _) = DomainFolder::read(&domain, UnknownItems::Reject)
                 .with_context(|| format!("reading the domain folder {}", domain.display()))?;
@@ -78,4 +117,48 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `[build]` table of a `build-recfound` recipe; every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildRecipe {
+    #[serde(default)]
+    build: BuildTable,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildTable {
+    seed: Option<u64>,
+    train: Option<usize>,
+    validation: Option<usize>,
+    test: Option<usize>,
+    sr_history_len: Option<usize>,
+    sr_num_options: Option<usize>,
+    item_text_max_chars: Option<usize>,
+    ag_document_pairs: Option<usize>,
+}
+
+fn read_build_recipe(path: &std::path::Path) -> anyhow::Result<BuildConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let recipe: BuildRecipe = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    let b = recipe.build;
+    let d = BuildConfig::default();
+    let config = BuildConfig {
+        seed: b.seed.unwrap_or(d.seed),
+        sizes: SplitSizes {
+            train: b.train.unwrap_or(d.sizes.train),
+            validation: b.validation.unwrap_or(d.sizes.validation),
+            test: b.test.unwrap_or(d.sizes.test),
+        },
+        sr_history_len: b.sr_history_len.unwrap_or(d.sr_history_len),
+        sr_num_options: b.sr_num_options.unwrap_or(d.sr_num_options),
+        item_text_max_chars: b.item_text_max_chars.unwrap_or(d.item_text_max_chars),
+        ag_document_pairs: b.ag_document_pairs.unwrap_or(d.ag_document_pairs),
+    };
+    if !(2..=26).contains(&config.sr_num_options) {
+        bail!("{}: key `build.sr_num_options`: {} is outside 2..=26 (lettered options A-Z)", path.display(), config.sr_num_options);
+    }
+    Ok(config)
 }
