@@ -32,7 +32,7 @@ pub fn provenance(task: TaskId) -> Option<TaskProvenance> {
         TaskId::SequentialRecommendation => p(
             SCIENTIFIC,
             AMAZON,
-            "the user's last item among 19 sampled items the user never touched (20 options A-T)",
+            "the user's last item among sampled items the user never touched (lettered options; how many: see the header)",
         ),
         TaskId::SentimentAnalysis => p(
             "Amazon 2014 Musical Instruments 5-core reviews",
@@ -95,6 +95,7 @@ pub fn stats_json(tasks: &[TaskSplits], config: &BuildConfig) -> serde_json::Val
 pub fn dataset_md(tasks: &[TaskSplits], config: &BuildConfig) -> String {
     let mut md = String::from("# RecFound dataset (built from public data)\n\n");
     let _ = writeln!(md, "Seed {}; at most {} / {} / {} rows per task (train / validation / test).\n", config.seed, config.sizes.train, config.sizes.validation, config.sizes.test);
+    let _ = writeln!(md, "Sequential Recommendation: {} options, at most {} history items; item texts cut at {} characters.\n", config.sr_num_options, config.sr_history_len, config.item_text_max_chars);
     md.push_str("| task | abbr. | train | validation | test | source | licence | labels |\n|---|---|---|---|---|---|---|---|\n");
     for t in tasks {
         let [train, validation, test] = t.counts();
