@@ -4,6 +4,7 @@
 //! Start with [`backbone`] (the HF-compatible decoder), [`text`] (tokenizer and prompt
 //! templates) and [`config`] (recipes).
 
+pub mod adapters;
 pub mod backbone;
 pub mod backend;
 pub mod config;

@@ -7,7 +7,7 @@
 use burn::tensor::{activation::log_softmax, backend::Backend};
 
 use super::constraint::TokenConstraint;
-use super::decoder::Decoder;
+use super::lm::Lm;
 use super::generate::{GenerateError, StopConfig, check_prompts, left_pad, step_ids};
 use super::mask::TokenMask;
 
@@ -37,10 +37,18 @@ struct PromptBeams {
     finished: Vec<BeamHypothesis>,
 }
 
+/// Each item of `per_prompt` repeated `num_beams` times: the row layout of [`beam_search`], for
+/// binding per-prompt adapter state (a task per prompt) to its rows.
+pub fn beam_rows<T: Clone>(per_prompt: &[T], num_beams: usize) -> Vec<T> {
+    per_prompt.iter().flat_map(|x| std::iter::repeat_n(x.clone(), num_beams)).collect()
+}
+
 /// Runs beam search for every prompt. Returns, per prompt, up to `num_return_sequences`
-/// hypotheses, best first.
-pub fn beam_search<B: Backend>(
-    decoder: &Decoder<B>,
+/// hypotheses, best first. Rows are prompt-major (`prompt * num_beams + beam`) and keep their
+/// prompt throughout, so an adapter in `lm` must be bound to `prompts x num_beams` rows in that
+/// order (see [`beam_rows`]).
+pub fn beam_search<'a, B: Backend>(
+    lm: impl Into<Lm<'a, B>>,
     prompts: &[Vec<u32>],
     beam: &BeamConfig,
     stop: &StopConfig,
@@ -52,7 +60,8 @@ pub fn beam_search<B: Backend>(
     if nb == 0 {
         return Err(GenerateError::NoBeams);
     }
-    let vocab_size = decoder.model.embed_tokens.weight.dims()[0];
+    let lm = lm.into();
+    let vocab_size = lm.vocab_size();
     check_prompts(prompts, vocab_size)?;
     if prompts.is_empty() || stop.max_new_tokens == 0 {
         return Ok(vec![Vec::new(); prompts.len()]);
@@ -68,9 +77,9 @@ pub fn beam_search<B: Backend>(
         .collect();
     let keep = 2.max(1 + stop.eos_token_ids.len()) * nb;
 
-    let mut cache = decoder.new_cache();
+    let mut cache = lm.new_cache();
     let (ids, mask) = left_pad::<B>(&rows, stop.pad_token_id, device);
-    let mut logits = decoder.forward_last(ids, &mask, Some(&mut cache)); // [P*nb, V]
+    let mut logits = lm.forward_last(ids, &mask, Some(&mut cache)); // [P*nb, V]
     let step_mask = TokenMask::all(rows.len(), 1);
     for step in 0..stop.max_new_tokens {
         let new_len = (step + 1) as f32;
@@ -133,7 +142,7 @@ pub fn beam_search<B: Backend>(
             break;
         }
         cache.select_rows(&source_rows);
-        logits = decoder.forward_last(step_ids::<B>(&fed, device), &step_mask, Some(&mut cache));
+        logits = lm.forward_last(step_ids::<B>(&fed, device), &step_mask, Some(&mut cache));
     }
     let n = beam.num_return_sequences.clamp(1, nb);
     Ok(state.into_iter().map(|s| s.finished.into_iter().take(n).collect()).collect())

@@ -31,6 +31,92 @@ pub fn project<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     y.reshape([b, t, d_out]) // [B, T, D_out]
 }
 
+/// A projection an adapter may act on, named as in HF checkpoints (and PEFT's `target_modules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proj {
+    Q,
+    K,
+    V,
+    O,
+    Gate,
+    Up,
+    Down,
+}
+
+impl Proj {
+    pub const ALL: [Proj; 7] = [Proj::Q, Proj::K, Proj::V, Proj::O, Proj::Gate, Proj::Up, Proj::Down];
+
+    /// The module's own name (`q_proj`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Proj::Q => "q_proj",
+            Proj::K => "k_proj",
+            Proj::V => "v_proj",
+            Proj::O => "o_proj",
+            Proj::Gate => "gate_proj",
+            Proj::Up => "up_proj",
+            Proj::Down => "down_proj",
+        }
+    }
+
+    /// The parent module (`self_attn` or `mlp`).
+    pub fn parent(self) -> &'static str {
+        match self {
+            Proj::Q | Proj::K | Proj::V | Proj::O => "self_attn",
+            _ => "mlp",
+        }
+    }
+
+    /// The full HF module path of this projection in layer `layer`.
+    pub fn module_path(self, layer: usize) -> String {
+        format!("model.layers.{layer}.{}.{}", self.parent(), self.name())
+    }
+
+    /// Position in [`Proj::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What an adapter (LoRA, TMoLE) adds to the decoder's projections. Row `b` of every input
+/// belongs to row `b` of the batch being run, so per-sample state (TMoLE's routing) is bound to
+/// the batch's rows before the forward pass.
+pub trait ProjectionDelta<B: Backend> {
+    /// The addition to projection `proj` of layer `layer` for its input `x`, or `None` where the
+    /// adapter does not act.
+    ///
+    /// # Shapes
+    /// - x: `[B, T, D_in]` -> `[B, T, D_out]`
+    fn delta(&self, layer: usize, proj: Proj, x: Tensor<B, 3>) -> Option<Tensor<B, 3>>;
+}
+
+/// The adapter (if any) as one layer sees it.
+pub struct LayerDelta<'a, B: Backend> {
+    pub adapter: Option<&'a dyn ProjectionDelta<B>>,
+    pub layer: usize,
+}
+
+// Derived Clone/Copy would require `B: Copy`.
+impl<B: Backend> Clone for LayerDelta<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend> Copy for LayerDelta<'_, B> {}
+
+impl<B: Backend> LayerDelta<'_, B> {
+    /// `base(x)` plus the adapter's delta where it acts.
+    ///
+    /// # Shapes
+    /// - x: `[B, T, D_in]` -> `[B, T, D_out]`
+    fn project(self, base: &Linear<B>, proj: Proj, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        match self.adapter.and_then(|a| a.delta(self.layer, proj, x.clone())) {
+            Some(delta) => project(base, x) + delta,
+            None => project(base, x),
+        }
+    }
+}
+
 fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
     LinearConfig::new(d_in, d_out)
         .with_bias(bias)
@@ -72,9 +158,9 @@ pub struct Mlp<B: Backend> {
 impl<B: Backend> Mlp<B> {
     /// # Shapes
     /// - x: `[B, T, D]` -> `[B, T, D]`
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(project(&self.gate_proj, x.clone())); // [B, T, I]
-        project(&self.down_proj, gate * project(&self.up_proj, x))
+    pub fn forward(&self, x: Tensor<B, 3>, delta: LayerDelta<'_, B>) -> Tensor<B, 3> {
+        let gate = silu(delta.project(&self.gate_proj, Proj::Gate, x.clone())); // [B, T, I]
+        delta.project(&self.down_proj, Proj::Down, gate * delta.project(&self.up_proj, Proj::Up, x))
     }
 }
 
@@ -99,14 +185,15 @@ impl<B: Backend> Attention<B> {
         rope: &RopeTables<B>,
         plan: &AttnPlan<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
+        delta: LayerDelta<'_, B>,
     ) -> Tensor<B, 3> {
         let [b, t, _] = x.dims();
         let (h, hkv, dh) = (self.num_heads, self.num_key_value_heads, self.head_dim);
         // RoPE runs on the projections' own [B, T, H, Dh] layout, before the head axis moves,
         // so its elementwise ops see contiguous memory.
-        let q = project(&self.q_proj, x.clone()).reshape([b, t, h, dh]); // [B, T, H, Dh]
-        let k = project(&self.k_proj, x.clone()).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
-        let v = project(&self.v_proj, x).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
+        let q = delta.project(&self.q_proj, Proj::Q, x.clone()).reshape([b, t, h, dh]); // [B, T, H, Dh]
+        let k = delta.project(&self.k_proj, Proj::K, x.clone()).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
+        let v = delta.project(&self.v_proj, Proj::V, x).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
         let q = rope.apply(q).swap_dims(1, 2); // [B, H, T, Dh]
         let k = rope.apply(k).swap_dims(1, 2); // [B, Hkv, T, Dh]
         let v = v.swap_dims(1, 2); // [B, Hkv, T, Dh]
@@ -117,7 +204,7 @@ impl<B: Backend> Attention<B> {
         let out = attend(q, k, v, plan.mask.clone(), plan.is_causal); // [B, H, T, Dh]
         let out = out.swap_dims(1, 2) // [B, T, H, Dh]
             .reshape([b, t, h * dh]); // [B, T, H*Dh]
-        project(&self.o_proj, out)
+        delta.project(&self.o_proj, Proj::O, out)
     }
 }
 
@@ -180,9 +267,10 @@ impl<B: Backend> DecoderLayer<B> {
         rope: &RopeTables<B>,
         plan: &AttnPlan<B>,
         cache: Option<(&mut KvCache<B>, usize)>,
+        delta: LayerDelta<'_, B>,
     ) -> Tensor<B, 3> {
-        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, plan, cache);
-        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, plan, cache, delta);
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x), delta)
     }
 }
 
@@ -254,6 +342,34 @@ impl<B: Backend> Decoder<B> {
         self.model.layers.len()
     }
 
+    /// The projection `proj` of layer `layer` (panics when the layer does not exist).
+    pub fn projection(&self, layer: usize, proj: Proj) -> &Linear<B> {
+        let l = &self.model.layers[layer];
+        match proj {
+            Proj::Q => &l.self_attn.q_proj,
+            Proj::K => &l.self_attn.k_proj,
+            Proj::V => &l.self_attn.v_proj,
+            Proj::O => &l.self_attn.o_proj,
+            Proj::Gate => &l.mlp.gate_proj,
+            Proj::Up => &l.mlp.up_proj,
+            Proj::Down => &l.mlp.down_proj,
+        }
+    }
+
+    /// Mutable [`Decoder::projection`], for merging adapters into the base weights.
+    pub fn projection_mut(&mut self, layer: usize, proj: Proj) -> &mut Linear<B> {
+        let l = &mut self.model.layers[layer];
+        match proj {
+            Proj::Q => &mut l.self_attn.q_proj,
+            Proj::K => &mut l.self_attn.k_proj,
+            Proj::V => &mut l.self_attn.v_proj,
+            Proj::O => &mut l.self_attn.o_proj,
+            Proj::Gate => &mut l.mlp.gate_proj,
+            Proj::Up => &mut l.mlp.up_proj,
+            Proj::Down => &mut l.mlp.down_proj,
+        }
+    }
+
     /// A fresh KV cache sized for this decoder.
     pub fn new_cache(&self) -> KvCache<B> {
         KvCache::new(self.num_layers())
@@ -264,12 +380,21 @@ impl<B: Backend> Decoder<B> {
     ///
     /// # Shapes
     /// - ids: `[B, T]` -> `[B, T, D]`
-    pub fn forward_hidden(
+    pub fn forward_hidden(&self, ids: Tensor<B, 2, Int>, mask: &TokenMask, mode: AttnMode, cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+        self.forward_hidden_adapted(ids, mask, mode, cache, None)
+    }
+
+    /// [`Decoder::forward_hidden`] with an adapter adding its deltas to the projections.
+    ///
+    /// # Shapes
+    /// - ids: `[B, T]` -> `[B, T, D]`
+    pub fn forward_hidden_adapted(
         &self,
         ids: Tensor<B, 2, Int>,
         mask: &TokenMask,
         mode: AttnMode,
         mut cache: Option<&mut KvCache<B>>,
+        adapter: Option<&dyn ProjectionDelta<B>>,
     ) -> Tensor<B, 3> {
         let [b, t] = ids.dims();
         assert_eq!([mask.batch(), mask.len()], [b, t], "token mask must match the ids' [B, T]");
@@ -288,7 +413,8 @@ impl<B: Backend> Decoder<B> {
 
         let mut x = self.model.embed_tokens.forward(ids); // [B, T, D]
         for (i, layer) in self.model.layers.iter().enumerate() {
-            x = layer.forward(x, &rope, &plan, cache.as_deref_mut().map(|c| (c, i)));
+            let delta = LayerDelta { adapter, layer: i };
+            x = layer.forward(x, &rope, &plan, cache.as_deref_mut().map(|c| (c, i)), delta);
         }
         self.model.norm.forward(x)
     }
@@ -323,11 +449,6 @@ impl<B: Backend> Decoder<B> {
     /// # Shapes
     /// - ids: `[B, T]` -> `[B, V]`
     pub fn forward_last(&self, ids: Tensor<B, 2, Int>, mask: &TokenMask, cache: Option<&mut KvCache<B>>) -> Tensor<B, 2> {
-        let hidden = self.forward_hidden(ids, mask, AttnMode::Causal, cache); // [B, T, D]
-        let [b, t, d] = hidden.dims();
-        let last = hidden.slice([0..b, t - 1..t, 0..d]); // [B, 1, D]
-        let logits = self.lm_head(last); // [B, 1, V]
-        let v = logits.dims()[2];
-        logits.reshape([b, v]) // [B, V]
+        super::lm::Lm::from(self).forward_last(ids, mask, cache)
     }
 }

@@ -4,7 +4,7 @@
 
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 
-use super::decoder::Decoder;
+use super::lm::Lm;
 use super::mask::{AttnMode, TokenMask};
 
 /// One sequence to embed: its ids and the index of the first token that is pooled.
@@ -25,13 +25,14 @@ pub enum EmbedError {
 ///
 /// # Shapes
 /// - returns `[N, D]`
-pub fn embed<B: Backend>(
-    decoder: &Decoder<B>,
+pub fn embed<'a, B: Backend>(
+    lm: impl Into<Lm<'a, B>>,
     inputs: &[EmbedInput],
     mode: AttnMode,
     normalize: bool,
     device: &B::Device,
 ) -> Result<Tensor<B, 2>, EmbedError> {
+    let lm = lm.into();
     for (index, input) in inputs.iter().enumerate() {
         if input.pool_start >= input.ids.len() {
             return Err(EmbedError::EmptySpan { index, pool_start: input.pool_start, len: input.ids.len() });
@@ -53,15 +54,12 @@ pub fn embed<B: Backend>(
     let mask = TokenMask::right_padded(&lengths, len);
     let ids = Tensor::from_data(TensorData::new(ids, [n, len]), device);
     let weights = Tensor::<B, 3>::from_data(TensorData::new(weights, [n, len, 1]), device);
-    let hidden = decoder.forward_hidden(ids, &mask, mode, None); // [N, T, D]
-    let pooled = (hidden * weights.cast(hidden_dtype(decoder))).sum_dim(1); // [N, 1, D]
+    let hidden = lm.forward_hidden(ids, &mask, mode, None); // [N, T, D]
+    let dtype = hidden.dtype();
+    let pooled = (hidden * weights.cast(dtype)).sum_dim(1); // [N, 1, D]
     let d = pooled.dims()[2];
     let pooled = pooled.reshape([n, d]); // [N, D]
     Ok(if normalize { l2_normalize(pooled) } else { pooled })
-}
-
-fn hidden_dtype<B: Backend>(decoder: &Decoder<B>) -> burn::tensor::DType {
-    decoder.model.norm.weight.val().dtype()
 }
 
 /// Rows scaled to unit L2 norm (a zero row stays zero).

@@ -4,7 +4,7 @@
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
-use super::decoder::Decoder;
+use super::lm::Lm;
 use super::mask::TokenMask;
 use super::sampling::Sampler;
 
@@ -62,26 +62,27 @@ pub fn step_ids<B: Backend>(tokens: &[u32], device: &B::Device) -> Tensor<B, 2, 
 }
 
 /// Generates up to `stop.max_new_tokens` tokens for every prompt, in one batch.
-/// Returns the new tokens of each prompt (prompt excluded, EOS included when emitted).
-pub fn generate<B: Backend>(
-    decoder: &Decoder<B>,
+/// Returns the new tokens of each prompt (prompt excluded, EOS included when emitted). An
+/// adapter in `lm` must be bound to one row per prompt.
+pub fn generate<'a, B: Backend>(
+    lm: impl Into<Lm<'a, B>>,
     prompts: &[Vec<u32>],
     sampler: &mut Sampler,
     stop: &StopConfig,
     device: &B::Device,
 ) -> Result<Vec<Vec<u32>>, GenerateError> {
     let _span = tracing::debug_span!("generate", prompts = prompts.len(), max_new_tokens = stop.max_new_tokens).entered();
-    let vocab_size = decoder.model.embed_tokens.weight.dims()[0];
-    check_prompts(prompts, vocab_size)?;
+    let lm = lm.into();
+    check_prompts(prompts, lm.vocab_size())?;
     let batch = prompts.len();
     let mut out = vec![Vec::new(); batch];
     if batch == 0 || stop.max_new_tokens == 0 {
         return Ok(out);
     }
     let mut finished = vec![false; batch];
-    let mut cache = decoder.new_cache();
+    let mut cache = lm.new_cache();
     let (ids, mask) = left_pad::<B>(prompts, stop.pad_token_id, device);
-    let mut logits = decoder.forward_last(ids, &mask, Some(&mut cache)); // [B, V]
+    let mut logits = lm.forward_last(ids, &mask, Some(&mut cache)); // [B, V]
     let step_mask = TokenMask::all(batch, 1);
     for step in 0..stop.max_new_tokens {
         let next = choose(logits, sampler);
@@ -98,7 +99,7 @@ pub fn generate<B: Backend>(
         if step + 1 == stop.max_new_tokens || finished.iter().all(|f| *f) {
             break;
         }
-        logits = decoder.forward_last(step_ids::<B>(&fed, device), &step_mask, Some(&mut cache));
+        logits = lm.forward_last(step_ids::<B>(&fed, device), &step_mask, Some(&mut cache));
     }
     Ok(out)
 }

@@ -4,12 +4,14 @@
 pub mod cache;
 pub mod config;
 pub mod decoder;
+pub mod lm;
 pub mod mask;
 pub mod rope;
 
 pub use cache::KvCache;
 pub use config::{ConfigError, DecoderConfig, Family, generation_eos_ids};
-pub use decoder::Decoder;
+pub use decoder::{Decoder, Proj, ProjectionDelta};
+pub use lm::Lm;
 pub use mask::{AttnMode, TokenMask};
 pub mod load;
 pub use load::{LoadReport, LoadedDecoder, WeightError, load_decoder};
@@ -19,7 +21,7 @@ pub mod embed;
 pub mod generate;
 pub mod sampling;
 pub mod save;
-pub use beam::{BeamConfig, BeamHypothesis, beam_search};
+pub use beam::{BeamConfig, beam_rows, BeamHypothesis, beam_search};
 pub use constraint::{PrefixTrie, TokenConstraint};
 pub use generate::{GenerateError, StopConfig, generate};
 pub use sampling::{Sampler, SamplingConfig};

@@ -1,6 +1,6 @@
 //! `recfound embed`: mean-pooled embeddings of texts, written to a safetensors file.
 //! Contract: `--model DIR --input-file texts.jsonl --out emb.safetensors [--bidirectional]
-//! [--normalize]`.
+//! [--normalize] [--adapter DIR [--task NAME]]`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,19 +8,22 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use burn::tensor::backend::Backend;
 use recfound::backbone::embed::{EmbedInput, embed};
-use recfound::backbone::{AttnMode, load_decoder};
+use recfound::backbone::{AttnMode, Lm, ProjectionDelta, load_decoder};
 use recfound::text::{PromptTemplate, TextTokenizer, encode_for_embedding};
 use recfound::with_backend;
 
 use super::ModelArgs;
+use super::adapter_args::{AdapterArgs, line_tasks};
 use super::inputs::{TextLine, batch_progress, read_jsonl, write_atomic};
 
 #[derive(clap::Args, Debug)]
 pub struct EmbedArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub adapter: AdapterArgs,
     /// JSONL, one input per line: {"text": "...", "instruction"?: "..."} or
-    /// {"input_ids": [..], "pool_start"?: n}.
+    /// {"input_ids": [..], "pool_start"?: n}; either may add "task": NAME.
     #[arg(long)]
     pub input_file: PathBuf,
     /// Output safetensors file with one tensor `embeddings` of shape [N, D] (f32).
@@ -51,6 +54,8 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
 fn run_on<B: Backend>(args: &EmbedArgs, template: PromptTemplate, device: &B::Device) -> anyhow::Result<()> {
     let dir = &args.model.model;
     let lines: Vec<TextLine> = read_jsonl(&args.input_file)?;
+    let line_task: Vec<Option<String>> = lines.iter().map(|l| l.task.clone()).collect();
+    let tasks = line_tasks(&line_task, args.adapter.task()?).with_context(|| args.input_file.display().to_string())?;
     let tokenizer = TextTokenizer::try_from_dir(dir).with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
     let inputs = lines
         .into_iter()
@@ -58,6 +63,7 @@ fn run_on<B: Backend>(args: &EmbedArgs, template: PromptTemplate, device: &B::De
         .map(|(i, line)| to_input(line, tokenizer.as_ref(), template).with_context(|| format!("{}: line {}", args.input_file.display(), i + 1)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let loaded = load_decoder::<B>(dir, device).with_context(|| format!("loading {}", dir.display()))?;
+    let adapter = args.adapter.load(&loaded.decoder, device)?;
     let vocab = loaded.config.vocab_size;
     if let Some((i, id)) = inputs.iter().enumerate().find_map(|(i, x)| x.ids.iter().find(|&&id| id as usize >= vocab).map(|&id| (i, id))) {
         bail!("{}: line {}: token id {id} is outside the vocabulary (size {vocab})", args.input_file.display(), i + 1);
@@ -68,8 +74,10 @@ fn run_on<B: Backend>(args: &EmbedArgs, template: PromptTemplate, device: &B::De
     let mut values: Vec<f32> = Vec::new();
     let mut dim = 0;
     let progress = batch_progress(inputs.len().div_ceil(args.batch_size), "embed");
-    for chunk in inputs.chunks(args.batch_size) {
-        let emb = embed(&loaded.decoder, chunk, mode, args.normalize, device)?; // [n, D]
+    for (chunk, chunk_tasks) in inputs.chunks(args.batch_size).zip(tasks.chunks(args.batch_size)) {
+        let bound = adapter.as_ref().map(|a| a.bind(chunk_tasks)).transpose()?;
+        let lm = Lm::new(&loaded.decoder, bound.as_ref().map(|b| b as &dyn ProjectionDelta<B>));
+        let emb = embed(lm, chunk, mode, args.normalize, device)?; // [n, D]
         dim = emb.dims()[1];
         values.extend(emb.into_data().iter::<f32>());
         progress.inc(1);

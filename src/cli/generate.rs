@@ -1,7 +1,7 @@
 //! `recfound generate`: continue prompts with greedy decoding, sampling or beam search.
 //! Contract: `--model DIR (--prompt TEXT | --input-ids 1,2,3 | --input-file F.jsonl)
 //! [--max-new-tokens N] [--greedy | --temperature T --top-p P --top-k K --seed S]
-//! [--num-beams K] [--template NAME] [--json]`.
+//! [--num-beams K] [--template NAME] [--json] [--adapter DIR [--task NAME]]`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,25 +10,30 @@ use anyhow::{Context, bail};
 use burn::tensor::backend::Backend;
 use recfound::backbone::generate::check_prompts;
 use recfound::backbone::{
-    BeamConfig, Sampler, SamplingConfig, StopConfig, beam_search, generate, generation_eos_ids, load_decoder,
+    BeamConfig, Lm, ProjectionDelta, Sampler, SamplingConfig, StopConfig, beam_rows, beam_search, generate, generation_eos_ids,
+    load_decoder,
 };
 use recfound::text::{PromptTemplate, TextTokenizer, encode_prompt};
 use recfound::with_backend;
 
 use super::ModelArgs;
+use super::adapter_args::{AdapterArgs, line_tasks};
 use super::inputs::{PromptLine, batch_progress, check_prompt_lines, parse_ids, read_jsonl};
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub adapter: AdapterArgs,
     /// A text prompt (needs tokenizer.json in the model directory).
     #[arg(long, group = "input")]
     pub prompt: Option<String>,
     /// Prompt token ids, comma-separated.
     #[arg(long, group = "input")]
     pub input_ids: Option<String>,
-    /// JSONL, one prompt per line: {"prompt": "..."} or {"input_ids": [..]}.
+    /// JSONL, one prompt per line: {"prompt": "..."} or {"input_ids": [..]}, optionally with
+    /// "task": NAME (TMoLE routing per prompt).
     #[arg(long, group = "input")]
     pub input_file: Option<PathBuf>,
     #[arg(long, default_value_t = 64)]
@@ -100,8 +105,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
 fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, device: &B::Device) -> anyhow::Result<()> {
     let dir = &args.model.model;
     let tokenizer = TextTokenizer::try_from_dir(dir).with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
-    let prompts = read_prompts(args, tokenizer.as_ref(), template)?;
+    let (prompts, line_task) = read_prompts(args, tokenizer.as_ref(), template)?;
+    let tasks = line_tasks(&line_task, args.adapter.task()?)?;
     let loaded = load_decoder::<B>(dir, device).with_context(|| format!("loading {}", dir.display()))?;
+    let adapter = args.adapter.load(&loaded.decoder, device)?;
     let config = &loaded.config;
     // Checked here, on all prompts, so an error names the prompt's index in the input.
     check_prompts(&prompts, config.vocab_size)?;
@@ -130,21 +137,33 @@ fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, dev
         Sampler::Greedy
     };
 
+    // Beam search runs `num_beams` rows per prompt, so an adapter is bound to that many.
+    let rows_per_prompt = args.num_beams;
+    let bind = |tasks: &[recfound::recfound::TaskId]| adapter.as_ref().map(|a| a.bind(&beam_rows(tasks, rows_per_prompt))).transpose();
     if let Some(first) = prompts.chunks(args.batch_size).next() {
         for _ in 0..args.warmup {
-            generate(&loaded.decoder, first, &mut Sampler::Greedy, &stop, device)?;
+            let bound = bind(&tasks[..first.len()])?;
+            let lm = Lm::new(&loaded.decoder, bound.as_ref().map(|b| b as &dyn ProjectionDelta<B>));
+            if args.num_beams > 1 {
+                let beam = BeamConfig { num_beams: args.num_beams, length_penalty: args.length_penalty, num_return_sequences: 1 };
+                beam_search(lm, first, &beam, &stop, None, device)?;
+            } else {
+                generate(lm, first, &mut Sampler::Greedy, &stop, device)?;
+            }
         }
     }
     let start = Instant::now();
     let mut outputs = Vec::with_capacity(prompts.len());
     let progress = batch_progress(prompts.len().div_ceil(args.batch_size), "generate");
-    for chunk in prompts.chunks(args.batch_size) {
+    for (chunk, chunk_tasks) in prompts.chunks(args.batch_size).zip(tasks.chunks(args.batch_size)) {
+        let bound = bind(chunk_tasks)?;
+        let lm = Lm::new(&loaded.decoder, bound.as_ref().map(|b| b as &dyn ProjectionDelta<B>));
         if args.num_beams > 1 {
             let beam = BeamConfig { num_beams: args.num_beams, length_penalty: args.length_penalty, num_return_sequences: 1 };
-            let hyps = beam_search(&loaded.decoder, chunk, &beam, &stop, None, device)?;
+            let hyps = beam_search(lm, chunk, &beam, &stop, None, device)?;
             outputs.extend(hyps.into_iter().map(|h| h.into_iter().next().map(|h| h.ids).unwrap_or_default()));
         } else {
-            outputs.extend(generate(&loaded.decoder, chunk, &mut sampler, &stop, device)?);
+            outputs.extend(generate(lm, chunk, &mut sampler, &stop, device)?);
         }
         progress.inc(1);
     }
@@ -178,8 +197,13 @@ fn run_on<B: Backend>(args: &GenerateArgs, template: Option<PromptTemplate>, dev
     Ok(())
 }
 
-/// Token ids of every prompt, from whichever input option was given.
-fn read_prompts(args: &GenerateArgs, tok: Option<&TextTokenizer>, template: Option<PromptTemplate>) -> anyhow::Result<Vec<Vec<u32>>> {
+/// Token ids of every prompt, from whichever input option was given, and each input line's task.
+#[allow(clippy::type_complexity)]
+fn read_prompts(
+    args: &GenerateArgs,
+    tok: Option<&TextTokenizer>,
+    template: Option<PromptTemplate>,
+) -> anyhow::Result<(Vec<Vec<u32>>, Vec<Option<String>>)> {
     let encode = |text: &str| -> anyhow::Result<Vec<u32>> {
         let tok = tok.with_context(|| {
             format!("a text prompt needs tokenizer.json in {}; pass --input-ids instead", args.model.model.display())
@@ -193,17 +217,18 @@ fn read_prompts(args: &GenerateArgs, tok: Option<&TextTokenizer>, template: Opti
         Ok(ids)
     };
     if let Some(text) = &args.prompt {
-        return Ok(vec![encode(text)?]);
+        return Ok((vec![encode(text)?], vec![None]));
     }
     if let Some(ids) = &args.input_ids {
-        return Ok(vec![ids_only(parse_ids(ids)?)?]);
+        return Ok((vec![ids_only(parse_ids(ids)?)?], vec![None]));
     }
     let Some(path) = &args.input_file else {
         bail!("give one of --prompt, --input-ids or --input-file");
     };
     let lines: Vec<PromptLine> = read_jsonl(path)?;
     check_prompt_lines(path, &lines)?;
-    lines
+    let tasks = lines.iter().map(|l| l.task.clone()).collect();
+    let prompts = lines
         .into_iter()
         .enumerate()
         .map(|(i, line)| {
@@ -214,5 +239,6 @@ fn read_prompts(args: &GenerateArgs, tok: Option<&TextTokenizer>, template: Opti
             }
             .with_context(|| format!("{}: line {}", path.display(), i + 1))
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    Ok((prompts, tasks))
 }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 pub struct PromptLine {
     pub prompt: Option<String>,
     pub input_ids: Option<Vec<u32>>,
+    /// The RecFound task of this prompt (routes a TMoLE adapter).
+    pub task: Option<String>,
 }
 
 /// One line of `embed --input-file`: a text (with an optional instruction left out of pooling),
@@ -23,6 +25,8 @@ pub struct TextLine {
     pub instruction: Option<String>,
     pub input_ids: Option<Vec<u32>>,
     pub pool_start: Option<usize>,
+    /// The RecFound task of this input (routes a TMoLE adapter).
+    pub task: Option<String>,
 }
 
 /// Parses every non-blank line of a JSONL file as `T`.

@@ -1,6 +1,8 @@
 //! Subcommand dispatch. Each subcommand parses its arguments, calls library code and prints a
 //! summary; `anyhow` carries context up to `main`, which exits non-zero on error.
 
+mod adapter;
+mod adapter_args;
 mod data;
 mod embed;
 mod generate;
@@ -35,6 +37,8 @@ pub enum Command {
     Recipe(recipe::RecipeArgs),
     /// Datasets: export RecBase domain folders, make evaluation candidates.
     Data(data::DataArgs),
+    /// LoRA / TMoLE adapters: init, merge-into-base, routing.
+    Adapter(adapter::AdapterCmd),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -44,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => info::run(args),
         Command::Recipe(args) => recipe::run(args),
         Command::Data(args) => data::run(args),
+        Command::Adapter(cmd) => adapter::run(cmd),
     }
 }
 
