@@ -36,6 +36,9 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_fixtures import manual_greedy as greedy  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 BASE = REPO / "tests" / "fixtures" / "qwen2"
 OUT = REPO / "tests" / "fixtures" / "adapters"
@@ -48,15 +51,6 @@ def load_base():
     model = AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32, attn_implementation="eager").eval()
     model.generation_config.eos_token_id = None
     return model
-
-
-def greedy(model, prompt: list[int], n: int) -> list[int]:
-    ids = list(prompt)
-    for _ in range(n):
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ids]), use_cache=False).logits[0, -1]
-        ids.append(int(torch.argmax(logits)))
-    return ids[len(prompt):]
 
 
 def expected_for(adapter_dir: Path, seed: int) -> dict:
