@@ -99,10 +99,7 @@ pub fn gauc<U: Eq + Hash>(users: &[U], scores: &[f64], labels: &[bool], weight: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
-    }
+    use crate::eval::metrics::close;
 
     #[test]
     fn auc_by_hand() {

@@ -141,10 +141,7 @@ pub fn ave_f1<P: AsRef<str>, L: AsRef<str>>(predictions: &[P], labels: &[L]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
-    }
+    use crate::eval::metrics::close;
 
     #[test]
     fn parses_json_and_the_text_form() {

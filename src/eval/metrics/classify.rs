@@ -58,10 +58,7 @@ fn invalid<T>(predictions: &[Option<T>]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
-    }
+    use crate::eval::metrics::close;
 
     #[test]
     fn recall_at_1_counts_unparseable_as_wrong() {

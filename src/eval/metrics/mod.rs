@@ -65,3 +65,9 @@ fn f1_from_counts(tp: usize, fp: usize, fn_: usize) -> f64 {
     let den = 2 * tp + fp + fn_;
     if den == 0 { 0.0 } else { (2 * tp) as f64 / den as f64 }
 }
+
+/// Float equality for the hand-computed test values.
+#[cfg(test)]
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}

@@ -65,10 +65,7 @@ fn check_scores(metric: &'static str, scores: &[f32], k: usize) -> Result<(), Me
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
-    }
+    use crate::eval::metrics::close;
 
     #[test]
     fn mrr_by_hand() {

@@ -57,10 +57,7 @@ pub fn token_f1_corpus<P: AsRef<str>, R: AsRef<str>>(predictions: &[P], referenc
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
-    }
+    use crate::eval::metrics::close;
 
     #[test]
     fn normalisation_follows_squad() {
