@@ -9,15 +9,20 @@ pub mod backbone;
 pub mod backend;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod io;
 pub mod itemtok;
+pub mod merge;
 pub mod pipeline;
 pub mod recfound;
 pub mod text;
+pub mod train;
 
 /// The book's chapters, compiled and run as doc tests so their snippets stay true.
 #[cfg(doctest)]
 pub mod book {
     #[doc = include_str!("../book/src/backbone.md")]
     pub struct Backbone;
+    #[doc = include_str!("../book/src/adapters.md")]
+    pub struct Adapters;
 }

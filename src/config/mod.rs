@@ -2,8 +2,10 @@
 //! (`deny_unknown_fields`), with `--set key=value` overrides, resolved into Burn configs by the
 //! pipelines that run them.
 
+mod adapter;
 mod overrides;
 mod recipe;
 
+pub use adapter::{AdapterKind, AdapterSection};
 pub use overrides::{SetError, apply_set};
 pub use recipe::{EmbedSection, GenerateSection, ModelSection, Recipe, RecipeError, RunKind, RunSection, load_recipe};

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::adapter::AdapterSection;
 use super::overrides::{SetError, apply_set};
 
 /// Errors from reading or checking a recipe; each names the file and the key.
@@ -94,6 +95,8 @@ pub struct Recipe {
     pub model: ModelSection,
     pub generate: Option<GenerateSection>,
     pub embed: Option<EmbedSection>,
+    /// An adapter on the model (fresh or loaded).
+    pub adapter: Option<AdapterSection>,
     /// The file it came from; relative paths inside resolve against its directory.
     #[serde(skip)]
     pub source: PathBuf,
@@ -117,7 +120,8 @@ pub fn load_recipe(path: &Path, sets: &[String]) -> Result<Recipe, RecipeError> 
     }
     recipe.source = path.to_path_buf();
     let base = path.parent().unwrap_or(Path::new("."));
-    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten() {
+    let adapter_path = recipe.adapter.as_mut().and_then(|a| a.path.as_mut());
+    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten().chain(adapter_path) {
         if p.is_relative() {
             *p = base.join(&*p);
         }
@@ -148,6 +152,15 @@ impl Recipe {
             }
             if g.num_beams == 0 {
                 return Err(invalid("generate.num_beams", "must be at least 1".into()));
+            }
+        }
+        if let Some(a) = &self.adapter {
+            if let Some(p) = a.path.as_ref().filter(|p| !p.is_dir()) {
+                return Err(invalid("adapter.path", format!("{} is not a directory", p.display())));
+            }
+            a.to_config().validate().map_err(|e| invalid("adapter", e.to_string()))?;
+            if let Some(task) = &a.task {
+                task.parse::<crate::recfound::TaskId>().map_err(|e| invalid("adapter.task", e.to_string()))?;
             }
         }
         if let Some(e) = &self.embed {

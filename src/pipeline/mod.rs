@@ -16,6 +16,8 @@ pub enum PipelineError {
     Generate(#[from] crate::backbone::GenerateError),
     #[error(transparent)]
     Embed(#[from] crate::backbone::embed::EmbedError),
+    #[error(transparent)]
+    Adapter(#[from] crate::adapters::AdapterError),
     #[error("writing {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("serialising {what}: {message}")]

@@ -10,9 +10,12 @@ use serde::Serialize;
 
 use super::{PipelineError, write_output};
 use crate::backbone::embed::{EmbedInput, embed};
+use crate::adapters::{Adapter, load_adapter, save_adapter};
 use crate::backbone::{
-    AttnMode, BeamConfig, Decoder, DecoderConfig, Sampler, StopConfig, beam_search, generate, load_decoder,
+    AttnMode, BeamConfig, Decoder, DecoderConfig, Lm, ProjectionDelta, Sampler, StopConfig, beam_rows, beam_search, generate,
+    load_decoder,
 };
+use crate::recfound::TaskId;
 use crate::config::Recipe;
 
 /// What the quickstart did, for the CLI's summary (also written as `summary.json`).
@@ -27,6 +30,8 @@ pub struct QuickstartReport {
     pub embedding_dim: usize,
     /// Cosine similarity between every pair of embedded inputs.
     pub embedding_cosine: Vec<Vec<f32>>,
+    /// `lora` or `tmole` when the recipe attaches an adapter.
+    pub adapter: Option<String>,
 }
 
 /// Runs the quickstart recipe, writing `recipe.toml`, `generations.jsonl`,
@@ -59,7 +64,36 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
         greedy_tokens_per_s: 0.0,
         embedding_dim: 0,
         embedding_cosine: Vec::new(),
+        adapter: None,
     };
+
+    // An adapter, when the recipe asks for one: saved beside the outputs (a fresh one has B = 0,
+    // so it leaves the outputs unchanged until trained), with TMoLE's routing of every task.
+    let adapter: Option<Adapter<B>> = match &recipe.adapter {
+        None => None,
+        Some(a) => {
+            let adapter = match &a.path {
+                Some(dir) => load_adapter(dir, &decoder, device)?,
+                None => Adapter::new(a.to_config(), &decoder, false, device)?,
+            };
+            save_adapter(&adapter, &run_dir.join("adapter"), Some(&report.source))?;
+            if adapter.is_tmole() {
+                let mut routing = Vec::new();
+                for task in TaskId::ALL {
+                    let sites: Vec<_> = adapter.routing(task)?.into_iter().map(|s| serde_json::json!({"module": s.proj.module_path(s.layer), "weights": s.weights})).collect();
+                    routing.push(serde_json::json!({"task": task.name(), "sites": sites}));
+                }
+                write_output(run_dir.join("routing.json"), serde_json::to_string_pretty(&routing).expect("JSON").as_bytes())?;
+            } else {
+                // A LoRA run in a directory a TMoLE run used must not leave its routing behind.
+                let _ = std::fs::remove_file(run_dir.join("routing.json"));
+            }
+            report.adapter = Some(if adapter.is_tmole() { "tmole" } else { "lora" }.to_string());
+            Some(adapter)
+        }
+    };
+    let task = recipe.adapter.as_ref().and_then(|a| a.task.as_deref()).map(|t| t.parse::<TaskId>().expect("checked by Recipe::check")).unwrap_or(TaskId::None);
+    let bind = |rows: usize| adapter.as_ref().map(|a| a.bind(&vec![task; rows])).transpose();
 
     if let Some(g) = &recipe.generate {
         let stop = StopConfig {
@@ -68,12 +102,16 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
             pad_token_id: config.pad_token_id.unwrap_or(0),
         };
         let start = Instant::now();
-        report.greedy = generate(&decoder, &g.prompts, &mut Sampler::Greedy, &stop, device)?;
+        let bound = bind(g.prompts.len())?;
+        let lm = Lm::new(&decoder, bound.as_ref().map(|b| b as &dyn ProjectionDelta<B>));
+        report.greedy = generate(lm, &g.prompts, &mut Sampler::Greedy, &stop, device)?;
         let new_tokens: usize = report.greedy.iter().map(Vec::len).sum();
         report.greedy_tokens_per_s = new_tokens as f64 / start.elapsed().as_secs_f64().max(1e-9);
         if g.num_beams > 1 {
             let beam = BeamConfig { num_beams: g.num_beams, length_penalty: g.length_penalty, num_return_sequences: 1 };
-            report.beam = beam_search(&decoder, &g.prompts, &beam, &stop, None, device)?
+            let bound = adapter.as_ref().map(|a| a.bind(&beam_rows(&vec![task; g.prompts.len()], g.num_beams))).transpose()?;
+            let lm = Lm::new(&decoder, bound.as_ref().map(|b| b as &dyn ProjectionDelta<B>));
+            report.beam = beam_search(lm, &g.prompts, &beam, &stop, None, device)?
                 .into_iter()
                 .map(|h| h.into_iter().next().map(|h| h.ids).unwrap_or_default())
                 .collect();
@@ -93,7 +131,9 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
     if let Some(e) = &recipe.embed {
         let inputs: Vec<EmbedInput> = e.inputs.iter().map(|ids| EmbedInput { ids: ids.clone(), pool_start: e.pool_start }).collect();
         let mode = if e.bidirectional { AttnMode::Bidirectional } else { AttnMode::Causal };
-        let emb = embed(&decoder, &inputs, mode, e.normalize, device)?; // [N, D]
+        let bound = bind(inputs.len())?;
+        let lm = Lm::new(&decoder, bound.as_ref().map(|b| b as &dyn ProjectionDelta<B>));
+        let emb = embed(lm, &inputs, mode, e.normalize, device)?; // [N, D]
         let [n, d] = emb.dims();
         let values: Vec<f32> = emb.into_data().iter::<f32>().collect();
         report.embedding_dim = d;
