@@ -14,6 +14,7 @@ pub mod io;
 pub mod itemtok;
 pub mod merge;
 pub mod pipeline;
+pub mod plot;
 pub mod recfound;
 pub mod text;
 pub mod train;

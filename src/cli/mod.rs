@@ -8,6 +8,7 @@ mod embed;
 mod generate;
 mod info;
 mod inputs;
+mod itemtok;
 mod recipe;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub enum Command {
     Recipe(recipe::RecipeArgs),
     /// Datasets: export RecBase domain folders, make evaluation candidates.
     Data(data::DataArgs),
+    /// RecBase item tokenizer: train RQ-VAE / CL-VAE on domain folders, encode items to ids.
+    Itemtok(itemtok::ItemtokArgs),
     /// LoRA / TMoLE adapters: init, merge-into-base, routing.
     Adapter(adapter::AdapterCmd),
 }
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => info::run(args),
         Command::Recipe(args) => recipe::run(args),
         Command::Data(args) => data::run(args),
+        Command::Itemtok(args) => itemtok::run(args),
         Command::Adapter(cmd) => adapter::run(cmd),
     }
 }

@@ -11,6 +11,8 @@ pub enum ItemTokError {
     /// Reading a file: the message names the file and the line.
     #[error(transparent)]
     Data(#[from] DataError),
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

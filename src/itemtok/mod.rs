@@ -3,19 +3,27 @@
 //! k-means, the CL-VAE curriculum and re-initialisation rules, semantic-id usage statistics and
 //! collision handling, the item id table with its prefix trie, and a 2-D PCA for plots.
 
+pub mod assign;
+pub mod checkpoint;
 pub mod curriculum;
 pub mod error;
 pub mod id_table;
 pub mod item_text;
 pub mod kmeans;
+pub mod losses;
 pub mod projection;
 pub mod quantize;
+pub mod recipe;
 pub mod reinit;
+pub mod report;
+pub mod rqvae;
+pub mod run;
 pub mod semantic_ids;
 pub mod svd;
 pub mod text_encoder;
 pub mod tfidf;
 pub mod tfidf_store;
+pub mod train;
 
 pub use curriculum::{Curriculum, CurriculumRule};
 pub use error::ItemTokError;
