@@ -333,3 +333,62 @@ fn tmole_merge_needs_a_task_and_equals_the_routed_adapter() {
         1e-4,
     );
 }
+
+fn recfound(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_recfound")).args(args).output().unwrap()
+}
+
+fn ids_line(out: &std::process::Output) -> Vec<u32> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().split(',').map(|x| x.parse().unwrap()).collect()
+}
+
+/// The command line end to end: `generate --adapter` with a PEFT adapter gives PEFT's greedy
+/// ids, and so does the checkpoint `adapter merge-into-base` writes.
+#[test]
+fn cli_generate_with_adapter_and_merged_checkpoint_match_peft() {
+    let dir = adapters_dir().join("peft_lora");
+    let exp = expected(&dir);
+    let prompt = exp.prompt.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let n = exp.greedy.len().to_string();
+    let base = fixture_dir().join("qwen2");
+    let (base, adapter) = (base.to_str().unwrap(), dir.to_str().unwrap());
+    let common = ["--input-ids", &prompt, "--max-new-tokens", &n, "--ignore-eos", "--backend", "ndarray"];
+    let out = recfound(&[&["generate", "--model", base, "--adapter", adapter][..], &common].concat());
+    assert_eq!(ids_line(&out), exp.greedy);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let merged = tmp.path().join("merged");
+    let out = recfound(&["adapter", "merge-into-base", "--model", base, "--adapter", adapter, "--out", merged.to_str().unwrap(), "--backend", "ndarray"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = recfound(&[&["generate", "--model", merged.to_str().unwrap()][..], &common].concat());
+    assert_eq!(ids_line(&out), exp.greedy);
+}
+
+/// A TMoLE adapter from `adapter init`, used by `embed` with per-line tasks: the lines' tasks
+/// pick the routing (two tasks, two embeddings of the same text).
+#[test]
+fn cli_embed_routes_each_line_by_its_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture_dir().join("qwen2");
+    let base = base.to_str().unwrap();
+    let adapter = tmp.path().join("tmole");
+    let out = recfound(&["adapter", "init", "--model", base, "--kind", "tmole", "--r", "4", "--init-lora-weights", "false", "--backend", "ndarray", "--out", adapter.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let input = tmp.path().join("in.jsonl");
+    std::fs::write(&input, "{\"input_ids\": [5, 6, 7, 8], \"task\": \"Emb_user\"}\n{\"input_ids\": [5, 6, 7, 8], \"task\": \"Emb_item\"}\n{\"input_ids\": [5, 6, 7, 8], \"task\": \"Emb_user\"}\n").unwrap();
+    let emb = tmp.path().join("emb.safetensors");
+    let out = recfound(&["embed", "--model", base, "--adapter", adapter.to_str().unwrap(), "--input-file", input.to_str().unwrap(), "--out", emb.to_str().unwrap(), "--bidirectional", "--backend", "ndarray"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (values, shape) = read_f32(&emb, "embeddings");
+    let d = shape[1];
+    let row = |i: usize| &values[i * d..(i + 1) * d];
+    assert_eq!(row(0), row(2));
+    assert!(row(0).iter().zip(row(1)).any(|(a, b)| (a - b).abs() > 1e-4), "the task did not change the routing");
+    // An unknown task name is an error naming the line.
+    std::fs::write(&input, "{\"input_ids\": [5, 6], \"task\": \"Emb_nobody\"}\n").unwrap();
+    let out = recfound(&["embed", "--model", base, "--adapter", adapter.to_str().unwrap(), "--input-file", input.to_str().unwrap(), "--out", emb.to_str().unwrap(), "--backend", "ndarray"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1") && err.contains("Emb_nobody"), "{err}");
+}
