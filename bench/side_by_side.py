@@ -5,11 +5,13 @@ Subcommands (one function each; add more benchmarks by writing `cmd_<name>(args)
 `add_<name>_parser(sub)` and registering it in SUBCOMMANDS):
 
     generate   decoder greedy generation throughput (Qwen2-shaped random model)
+    rqvae      RQ-VAE training step (768-512-256-64, 4 x 256 codes, batch 1024, AdamW), samples/s
 
 Example:
 
     python bench/side_by_side.py generate --threads 2 --repeats 3
     python bench/side_by_side.py generate --device cuda          # recfound built with the cuda feature
+    cargo bench --bench rqvae_step --no-run && python bench/side_by_side.py rqvae --threads 2
 
 Outputs go under bench/out/ (gitignored): the random checkpoint, the prompt files, and
 bench/out/<benchmark>.json; a markdown table is printed to stdout.
@@ -488,9 +490,127 @@ def first_mismatch(a: list[list[int]], b: list[list[int]]):
     return None
 
 
+
+# --------------------------------------------------------------------------------------------
+# rqvae: one RQ-VAE training step, PyTorch vs recfound (benches/rqvae_step.rs)
 # --------------------------------------------------------------------------------------------
 
-SUBCOMMANDS = [add_generate_parser]
+RQVAE_SHAPE = {"input": 768, "hidden": [512, 256], "latent": 64, "levels": 4, "codebook_size": 256}
+
+
+def torch_rqvae_step(batch: int, steps: int, warmup: int, threads: int) -> dict:
+    """The same network and loss as recfound's RqVae + rqvae_losses (default weights: recon 1,
+    quant 1, beta 0.25, entropy 0.1 with soft assignments at temperature 1 relative to the mean
+    distance), AdamW lr 1e-3, weight decay 1e-4."""
+    set_threads(threads)
+    import resource
+
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    s = RQVAE_SHAPE
+    widths = [s["input"], *s["hidden"], s["latent"]]
+
+    def mlp(ws):
+        layers = []
+        for i, (a, b) in enumerate(zip(ws, ws[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(ws) - 2:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    encoder, decoder = mlp(widths), mlp(widths[::-1])
+    codebooks = nn.ParameterList([nn.Parameter(torch.randn(s["codebook_size"], s["latent"]))
+                                  for _ in range(s["levels"])])
+    params = [*encoder.parameters(), *decoder.parameters(), *codebooks.parameters()]
+    optim = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4, eps=1e-5)
+    x = torch.randn(batch, s["input"])
+    k = s["codebook_size"]
+
+    def step():
+        z = encoder(x)
+        r, q_sum = z, 0
+        cb, cm, ent = [], [], []
+        for e in codebooks:
+            d = (r.pow(2).sum(1, keepdim=True) + e.pow(2).sum(1)[None, :] - 2 * r @ e.t()).clamp_min(0)
+            code = d.argmin(1)
+            q = e[code]
+            cb.append((r.detach() - q).pow(2).mean())
+            cm.append((r - q.detach()).pow(2).mean())
+            soft = torch.softmax(-d / d.mean().detach().clamp_min(1e-12), dim=1)
+            p = soft.mean(0)
+            ent.append(1 + (p * p.clamp_min(1e-12).log()).sum() / torch.log(torch.tensor(float(k))))
+            q_sum = q_sum + q
+            r = r - q.detach()
+        x_hat = decoder(z + (q_sum - z).detach())
+        recon = (x_hat - x).pow(2).mean()
+        loss = recon + (torch.stack(cb).mean() + 0.25 * torch.stack(cm).mean()) + 0.1 * torch.stack(ent).mean()
+        loss.backward()
+        optim.step()
+        optim.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    times, loss = [], 0.0
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        loss = step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    med = median(times)
+    return {"median_step_s": med, "samples_per_s": batch / med, "min_step_s": min(times), "loss": loss,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def find_bench_binary(name: str) -> Path | None:
+    found = sorted((REPO / "target" / "release" / "deps").glob(f"{name}-*"), key=lambda p: p.stat().st_mtime)
+    found = [p for p in found if p.is_file() and not p.suffix]
+    return found[-1] if found else None
+
+
+def add_rqvae_parser(sub) -> None:
+    p = sub.add_parser("rqvae", help="RQ-VAE training step, PyTorch vs recfound (samples/s)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--batch", type=int, default=1024)
+    p.add_argument("--backends", nargs="+", default=["flex", "ndarray"])
+    p.add_argument("--binary", type=Path, default=None, help="benches/rqvae_step binary (default: newest built)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_rqvae)
+
+
+def cmd_rqvae(args) -> int:
+    if args.worker:
+        print(json.dumps(torch_rqvae_step(args.batch, args.steps, args.warmup, args.threads)))
+        return 0
+    binary = args.binary or find_bench_binary("rqvae_step")
+    if binary is None:
+        print("build the Rust side first: cargo bench --bench rqvae_step --no-run", file=sys.stderr)
+        return 1
+    common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--batch", str(args.batch)]
+    # PyTorch in its own process, so its thread pool is pinned before torch starts.
+    out = subprocess.run([sys.executable, __file__, "rqvae", "--worker", "--threads", str(args.threads), *common],
+                         capture_output=True, text=True, check=True)
+    torch_res = json.loads(out.stdout.strip().splitlines()[-1])
+    results = {"machine": machine_info(), "threads": args.threads, "shape": RQVAE_SHAPE, "batch": args.batch,
+               "torch": torch_res, "recfound": {}, "binary": recfound_info(binary)}
+    rows = [["PyTorch", f"{torch_res['samples_per_s']:.0f}", "1.00x", f"{torch_res['peak_rss_mib']:.0f}"]]
+    for backend in args.backends:
+        env = {"RAYON_NUM_THREADS": str(args.threads)}
+        res = run_recfound([str(binary), "--backend", backend, *common], env, 1800, "rqvae_step")
+        rep = res.get("report") or {"error": res.get("error"), "stderr": res.get("stderr_tail")}
+        results["recfound"][backend] = rep
+        if res["ok"]:
+            rows.append([f"recfound {backend}", f"{rep['samples_per_s']:.0f}",
+                         f"{rep['samples_per_s'] / torch_res['samples_per_s']:.2f}x", f"{rep['peak_rss_mib']:.0f}"])
+    write_json(OUT / "rqvae.json", results)
+    print(markdown_table(["implementation", "train samples/s", "vs PyTorch", "peak MiB"], rows))
+    return 0
+
+# --------------------------------------------------------------------------------------------
+
+SUBCOMMANDS = [add_generate_parser, add_rqvae_parser]
 
 
 def main(argv=None) -> int:

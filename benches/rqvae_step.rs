@@ -1,0 +1,95 @@
+//! One RQ-VAE training step (forward through encoder, 4 x 256 residual quantisation, decoder;
+//! reconstruction + codebook + commitment + soft usage-entropy losses; backward; AdamW) on the
+//! issue-8 benchmark shape: input 768, encoder 768-512-256 to latent 64, batch 1024. Run by
+//! `python bench/side_by_side.py rqvae` against the same network in PyTorch; alone:
+//!
+//!   cargo bench --bench rqvae_step -- --backend flex --steps 10
+//!
+//! Prints `rqvae_step: {json}` on stderr: training samples/s (median step), peak RSS.
+
+use std::time::Instant;
+
+use burn::backend::Autodiff;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Distribution, ElementConversion, Tensor};
+use recfound::itemtok::losses::{LossWeights, rqvae_losses};
+use recfound::itemtok::rqvae::{RqVae, RqVaeConfig};
+
+struct Args {
+    backend: String,
+    steps: usize,
+    warmup: usize,
+    batch: usize,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args { backend: "flex".into(), steps: 10, warmup: 2, batch: 1024 };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < argv.len() {
+        let value = || argv.get(i + 1).cloned().unwrap_or_default();
+        match argv[i].as_str() {
+            "--backend" => a.backend = value(),
+            "--steps" => a.steps = value().parse().expect("--steps N"),
+            "--warmup" => a.warmup = value().parse().expect("--warmup N"),
+            "--batch" => a.batch = value().parse().expect("--batch N"),
+            _ => {
+                i += 1; // `cargo bench` passes `--bench`; ignore what we do not know
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn run<B: AutodiffBackend>(args: &Args) {
+    let device = B::Device::default();
+    B::seed(&device, 0);
+    let config = RqVaeConfig::bench_768();
+    let mut model: RqVae<B> = config.init(&device);
+    let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init::<B, RqVae<B>>();
+    let weights = LossWeights::default();
+    let x = Tensor::<B, 2>::random([args.batch, config.input_dim], Distribution::Normal(0.0, 1.0), &device);
+    let mut times = Vec::new();
+    let mut last_loss = 0.0;
+    for step in 0..args.warmup + args.steps {
+        let start = Instant::now();
+        let out = model.forward(x.clone(), config.levels);
+        let loss = rqvae_losses(&out, x.clone(), &weights).total;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+        // Wait for the step's work (lazy backends) by reading the loss back.
+        last_loss = loss.into_scalar().elem::<f64>();
+        if step >= args.warmup {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let report = serde_json::json!({
+        "backend": args.backend, "batch": args.batch, "steps": args.steps, "median_step_s": median,
+        "samples_per_s": args.batch as f64 / median, "min_step_s": times[0], "loss": last_loss,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    eprintln!("rqvae_step: {report}");
+}
+
+fn main() {
+    let args = parse_args();
+    match args.backend.as_str() {
+        #[cfg(feature = "flex")]
+        "flex" => run::<Autodiff<recfound::backend::FlexBackend>>(&args),
+        #[cfg(feature = "ndarray")]
+        "ndarray" => run::<Autodiff<recfound::backend::NdArrayBackend>>(&args),
+        other => panic!("backend `{other}` is not compiled in (flex, ndarray)"),
+    }
+}
