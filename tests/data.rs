@@ -50,6 +50,8 @@ fn amazon_scientific_lcrec_layout() {
     assert_eq!(items[0].item_id, "0"); // numeric order, not "0", "1", "10", ...
     assert_eq!(items[0].brand.as_deref(), Some("Sealed Unit Parts Co., Inc."));
     assert_eq!(items[0].categories[..2], ["Industrial & Scientific", "Industrial Electrical"]);
+    // Item 5's path has a level with its own comma: "...,Tapes, Adhesives & Sealants,...".
+    assert_eq!(items[5].categories, ["Industrial & Scientific", "Tapes, Adhesives & Sealants", "Cyanoacrylate Adhesives"]);
     assert_eq!(seqs[1].user_id, "1");
     assert_eq!(seqs[1].item_ids, ["9", "10", "11", "12", "6"]);
 }

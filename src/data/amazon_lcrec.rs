@@ -1,7 +1,8 @@
 //! Amazon 2018 item and interaction JSON in the LC-Rec / LETTER layout (e.g. `Scientific.item.json`,
 //! `Scientific.inter.json`; MiniOneRec's `Office_Products.item.json` uses the same item layout).
-//! Items: `{"<item>": {"title", "description", "brand", "categories"}}` with categories
-//! comma-separated; interactions: `{"<user>": [item, ...]}`, oldest first.
+//! Items: `{"<item>": {"title", "description", "brand", "categories"}}` with the category path
+//! joined by bare commas (a name may itself hold ", ", e.g. "Tapes, Adhesives & Sealants");
+//! interactions: `{"<user>": [item, ...]}`, oldest first.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,7 +18,7 @@ pub struct LcRecItem {
     pub title: String,
     pub description: Option<String>,
     pub brand: Option<String>,
-    /// Category path, broadest first (the file's comma-separated string, split).
+    /// Category path, broadest first (the file's string split by [`split_categories`]).
     pub categories: Vec<String>,
 }
 
@@ -52,6 +53,23 @@ fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
+/// Splits an LC-Rec category path at the commas that join levels: those *not* followed by
+/// whitespace. Amazon's level names contain ", " ("Industrial & Scientific,Tapes, Adhesives &
+/// Sealants,Duct Tape" is three levels, not four), and the files join levels with a bare ",".
+pub fn split_categories(path: &str) -> Vec<String> {
+    let mut levels = Vec::new();
+    let mut start = 0;
+    for (i, c) in path.char_indices() {
+        let joins = c == ',' && !path[i + 1..].starts_with(char::is_whitespace);
+        if joins {
+            levels.push(&path[start..i]);
+            start = i + 1;
+        }
+    }
+    levels.push(&path[start..]);
+    levels.into_iter().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect()
+}
+
 /// Reads `*.item.json`, ordered by item id (numerically where ids are numbers).
 pub fn read_items(path: &Path) -> Result<Vec<LcRecItem>, DataError> {
     let raw: BTreeMap<String, RawItem> = read_json(path)?;
@@ -62,10 +80,7 @@ pub fn read_items(path: &Path) -> Result<Vec<LcRecItem>, DataError> {
             title: r.title.unwrap_or_default().trim().to_string(),
             description: non_empty(r.description),
             brand: non_empty(r.brand),
-            categories: r
-                .categories
-                .map(|c| c.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect())
-                .unwrap_or_default(),
+            categories: r.categories.as_deref().map(split_categories).unwrap_or_default(),
         })
         .collect();
     items.sort_by(|a, b| id_order(&a.item_id).cmp(&id_order(&b.item_id)));
@@ -90,4 +105,20 @@ pub fn read_sequences(path: &Path) -> Result<Vec<LcRecSequence>, DataError> {
         .collect();
     seqs.sort_by(|a, b| id_order(&a.user_id).cmp(&id_order(&b.user_id)));
     Ok(seqs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_names_keep_their_commas() {
+        // Scientific.item.json, e.g. item 5: three levels, the second with a comma of its own.
+        let got = split_categories("Industrial & Scientific,Tapes, Adhesives & Sealants,Cyanoacrylate Adhesives");
+        assert_eq!(got, ["Industrial & Scientific", "Tapes, Adhesives & Sealants", "Cyanoacrylate Adhesives"]);
+        assert_eq!(split_categories("A,B"), ["A", "B"]);
+        assert_eq!(split_categories("A, B"), ["A, B"]);
+        assert_eq!(split_categories(""), Vec::<String>::new());
+        assert_eq!(split_categories("A,,B,"), ["A", "B"]);
+    }
 }
