@@ -16,6 +16,8 @@ use burn::tensor::{Distribution, ElementConversion, Tensor};
 use recfound::itemtok::losses::{LossWeights, rqvae_losses};
 use recfound::itemtok::rqvae::{RqVae, RqVaeConfig};
 
+mod common;
+
 struct Args {
     backend: String,
     steps: usize,
@@ -24,31 +26,13 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { backend: "flex".into(), steps: 10, warmup: 2, batch: 1024 };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < argv.len() {
-        let value = || argv.get(i + 1).cloned().unwrap_or_default();
-        match argv[i].as_str() {
-            "--backend" => a.backend = value(),
-            "--steps" => a.steps = value().parse().expect("--steps N"),
-            "--warmup" => a.warmup = value().parse().expect("--warmup N"),
-            "--batch" => a.batch = value().parse().expect("--batch N"),
-            _ => {
-                i += 1; // `cargo bench` passes `--bench`; ignore what we do not know
-                continue;
-            }
-        }
-        i += 2;
+    let flags = common::flag_values();
+    Args {
+        backend: common::flag(&flags, "backend", "flex".to_string()),
+        steps: common::flag(&flags, "steps", 10),
+        warmup: common::flag(&flags, "warmup", 2),
+        batch: common::flag(&flags, "batch", 1024),
     }
-    a
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 fn run<B: AutodiffBackend>(args: &Args) {
@@ -78,7 +62,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
     let report = serde_json::json!({
         "backend": args.backend, "batch": args.batch, "steps": args.steps, "median_step_s": median,
         "samples_per_s": args.batch as f64 / median, "min_step_s": times[0], "loss": last_loss,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": common::peak_rss_mib(),
     });
     eprintln!("rqvae_step: {report}");
 }

@@ -71,6 +71,10 @@ pub fn draw_legend(canvas: &mut Canvas, axes: &Axes, entries: &[(String, Rgb)]) 
     let (_, t, r, _) = axes.area;
     let widest = entries.iter().map(|(label, _)| text_width(label, 1)).max().unwrap_or(0) as i64;
     let left = r - widest - 24;
+    if !entries.is_empty() {
+        let bottom = t + 6 + 12 * entries.len() as i64;
+        canvas.fill_rect(left - 4, t + 2, r - 2, bottom, super::BACKGROUND);
+    }
     for (i, (label, color)) in entries.iter().enumerate() {
         let y = t + 6 + 12 * i as i64;
         canvas.fill_rect(left, y, left + 8, y + 6, *color);

@@ -310,13 +310,14 @@ mod tests {
         assert_eq!(canvas.pixel(axes.px(0.0) as usize, axes.py(1.0) as usize), Some(PALETTE[0]));
 
         let scatter = ScatterPlot {
-            series: vec![Series::new("a", vec![(0.0, 0.0)]), Series::new("b", vec![(1.0, 1.0)])],
+            series: vec![Series::new("a", vec![(0.0, 1.0)]), Series::new("b", vec![(1.0, 0.0)])],
             radius: 2,
             ..Default::default()
         };
         let canvas = scatter.render().unwrap();
         let axes = Axes::new(800, 500, padded_range([0.0, 1.0]), padded_range([0.0, 1.0]));
-        assert_eq!(canvas.pixel(axes.px(1.0) as usize, axes.py(1.0) as usize), Some(PALETTE[1]));
+        // Series "b" (palette colour 1) at (1, 0): the bottom-right corner, clear of the legend.
+        assert_eq!(canvas.pixel(axes.px(1.0) as usize, axes.py(0.0) as usize), Some(PALETTE[1]));
 
         let heat = Heatmap { values: vec![vec![0.0, 1.0], vec![1.0, 0.0]], ..Default::default() };
         let canvas = heat.render().unwrap();
