@@ -279,7 +279,8 @@ impl Reader<'_> {
     }
 }
 
-fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+/// Little-endian float tensor bytes widened to `f32`; `None` for non-float dtypes.
+pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {
         Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
         Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect(),

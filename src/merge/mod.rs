@@ -1,10 +1,19 @@
 //! Model merge (RecFound §4.4; DESIGN.md §6): TIES-Merging and plain averaging of adapter
 //! checkpoints on flattened `f32` tensors, and the rank-r factorisation that turns a merged
-//! ΔW = B A back into LoRA factors. Pure arithmetic; loading and saving adapters live elsewhere.
+//! ΔW = B A back into LoRA factors, as pure arithmetic; [`adapter_merge`] applies them to
+//! adapter directories read as plain named tensors ([`named_tensors`]).
 
+pub mod adapter_merge;
 pub mod average;
+pub mod named_tensors;
 pub mod svd_factors;
 pub mod ties;
+
+pub use adapter_merge::{
+    AdapterCheckpoint, AdapterMergeConfig, AdapterMergeError, MergeMethod, MergeSummary, merge_adapter_dirs, merge_adapters,
+    read_adapter_checkpoint,
+};
+pub use named_tensors::{NamedTensor, NamedTensors, TensorFileError, read_named_tensors, write_named_tensors};
 
 pub use average::average;
 pub use svd_factors::{LowRankFactors, delta_weight, factorize_delta};
