@@ -8,7 +8,7 @@ use anyhow::Context;
 use burn::tensor::backend::Backend;
 use recfound::config::{Recipe, RunKind, load_recipe};
 use recfound::backend::BackendKind;
-use recfound::pipeline::quickstart;
+use recfound::pipeline::{quickstart, recfound as recfound_run};
 use recfound::with_backend;
 
 #[derive(clap::Args, Debug)]
@@ -55,6 +55,14 @@ fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::De
                 for row in &r.embedding_cosine {
                     println!("            {}", row.iter().map(|c| format!("{c:+.3}")).collect::<Vec<_>>().join(" "));
                 }
+            }
+        }
+        RunKind::Recfound => {
+            let r = recfound_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device).context("recfound training")?;
+            println!("tasks       embedding {:?}, generative {:?}", r.embedding_tasks, r.generative_tasks);
+            println!("trained     {} steps, {} adapter parameters", r.steps, r.trainable_parameters);
+            if let (Some(first), Some(last)) = (r.first_loss, r.last_loss) {
+                println!("loss        {first:.4} (first step) -> {last:.4} (last step)");
             }
         }
     }

@@ -4,8 +4,10 @@
 
 mod adapter;
 mod overrides;
+mod train;
 mod recipe;
 
 pub use adapter::{AdapterKind, AdapterSection};
+pub use train::{S2SchedSection, TrainSection};
 pub use overrides::{SetError, apply_set};
 pub use recipe::{EmbedSection, GenerateSection, ModelSection, Recipe, RecipeError, RunKind, RunSection, load_recipe};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::adapter::AdapterSection;
+use super::train::{S2SchedSection, TrainSection};
 use super::overrides::{SetError, apply_set};
 
 /// Errors from reading or checking a recipe; each names the file and the key.
@@ -27,6 +28,8 @@ pub enum RecipeError {
 pub enum RunKind {
     /// Build or load a decoder, generate (greedy and beam) and embed a few inputs.
     Quickstart,
+    /// Joint embedding + generative training with TMoLE/LoRA and S2Sched (RecFound §4).
+    Recfound,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +100,10 @@ pub struct Recipe {
     pub embed: Option<EmbedSection>,
     /// An adapter on the model (fresh or loaded).
     pub adapter: Option<AdapterSection>,
+    /// Training settings (`kind = "recfound"`).
+    pub train: Option<TrainSection>,
+    /// S2Sched settings (`kind = "recfound"`; defaults: the paper's).
+    pub s2sched: Option<S2SchedSection>,
     /// The file it came from; relative paths inside resolve against its directory.
     #[serde(skip)]
     pub source: PathBuf,
@@ -121,7 +128,8 @@ pub fn load_recipe(path: &Path, sets: &[String]) -> Result<Recipe, RecipeError> 
     recipe.source = path.to_path_buf();
     let base = path.parent().unwrap_or(Path::new("."));
     let adapter_path = recipe.adapter.as_mut().and_then(|a| a.path.as_mut());
-    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten().chain(adapter_path) {
+    let data_path = recipe.train.as_mut().map(|t| &mut t.data);
+    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten().chain(adapter_path).chain(data_path) {
         if p.is_relative() {
             *p = base.join(&*p);
         }
@@ -163,6 +171,9 @@ impl Recipe {
                 task.parse::<crate::recfound::TaskId>().map_err(|e| invalid("adapter.task", e.to_string()))?;
             }
         }
+        if self.run.kind == RunKind::Recfound {
+            self.check_training(&invalid)?;
+        }
         if let Some(e) = &self.embed {
             if e.inputs.is_empty() {
                 return Err(invalid("embed.inputs", "needs at least one input".into()));
@@ -170,6 +181,66 @@ impl Recipe {
             if let Some(i) = e.inputs.iter().position(|x| x.len() <= e.pool_start) {
                 return Err(invalid("embed.pool_start", format!("input {i} has nothing to pool after token {}", e.pool_start)));
             }
+        }
+        Ok(())
+    }
+
+    /// A training recipe's own invariants: every one names its key.
+    fn check_training(&self, invalid: &dyn Fn(&str, String) -> RecipeError) -> Result<(), RecipeError> {
+        let Some(t) = &self.train else {
+            return Err(invalid("train", "a `recfound` run needs a [train] section".into()));
+        };
+        let tokenizer_dir = match (&self.model.path, &self.model.config) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(config)) => config.parent().map(Path::to_path_buf).unwrap_or_default(),
+            (None, None) => PathBuf::new(),
+        };
+        if !tokenizer_dir.join("tokenizer.json").is_file() {
+            return Err(invalid("model", format!("training needs tokenizer.json in {}", tokenizer_dir.display())));
+        }
+        if !t.data.is_dir() {
+            return Err(invalid("train.data", format!("{} is not a directory", t.data.display())));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for name in &t.tasks {
+            name.parse::<crate::recfound::TaskId>().map_err(|e| invalid("train.tasks", e.to_string()))?;
+            if !seen.insert(name) {
+                return Err(invalid("train.tasks", format!("`{name}` is named twice")));
+            }
+        }
+        for (key, value) in [("train.steps", t.steps), ("train.group_size", t.group_size), ("train.max_len", t.max_len)] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
+        }
+        if t.embedding_batch + t.generative_batch == 0 {
+            return Err(invalid("train.embedding_batch", "both batch sizes are 0: nothing to train".into()));
+        }
+        if t.embedding_batch == 1 && t.group_size == 1 {
+            return Err(invalid("train.embedding_batch", "one query with no hard negative has no negative at all: raise the batch or group_size".into()));
+        }
+        if !(t.temperature.is_finite() && t.temperature > 0.0) {
+            return Err(invalid("train.temperature", format!("must be positive, got {}", t.temperature)));
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(invalid("train.lr", format!("must be positive, got {}", t.lr)));
+        }
+        if !(0.0..=1.0).contains(&t.warmup_ratio) {
+            return Err(invalid("train.warmup_ratio", "must be in [0, 1]".into()));
+        }
+        t.template.parse::<crate::text::PromptTemplate>().map_err(|e| invalid("train.template", e.to_string()))?;
+        let s = self.s2sched.clone().unwrap_or_default();
+        if !(s.tau.is_finite() && s.tau > 0.0) {
+            return Err(invalid("s2sched.tau", format!("must be positive, got {}", s.tau)));
+        }
+        if s.window < 2 {
+            return Err(invalid("s2sched.window", "must be at least 2 (a slope needs two points)".into()));
+        }
+        if !(0.0..=1.0).contains(&s.warmup_ratio) {
+            return Err(invalid("s2sched.warmup_ratio", "must be in [0, 1]".into()));
+        }
+        if s.update_interval == 0 || s.validation_samples == 0 {
+            return Err(invalid("s2sched", "update_interval and validation_samples must be at least 1".into()));
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! a run directory and a device, and writes its outputs to the run directory atomically.
 
 pub mod quickstart;
+pub mod recfound;
 
 use std::path::PathBuf;
 
@@ -20,6 +21,8 @@ pub enum PipelineError {
     Adapter(#[from] crate::adapters::AdapterError),
     #[error("writing {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("training: {0}")]
+    Train(String),
     #[error("serialising {what}: {message}")]
     Serialize { what: &'static str, message: String },
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleMode {
     /// Eqs. 3-6 after the warmup, uniform during it.
+    #[serde(rename = "s2sched")]
     S2Sched,
     /// The "w/o S2Sched" ablation (Tables 4-6): uniform ratios at every step.
     Uniform,
