@@ -26,7 +26,8 @@ fn domain(dir: &Path, prefix: &str, n: usize, extra: &str) -> PathBuf {
         })
         .collect();
     std::fs::write(dir.join("items.jsonl"), lines).unwrap();
-    std::fs::write(dir.join("sequences.jsonl"), format!("{{\"user_id\":\"u\",\"item_ids\":[\"{prefix}0\"]}}\n")).unwrap();
+    std::fs::write(dir.join("sequences.jsonl"), format!("{{\"user_id\":\"u\",\"item_ids\":[\"{prefix}0\"]}}\n"))
+        .unwrap();
     dir.to_path_buf()
 }
 
@@ -103,6 +104,11 @@ fn damaged_runs_and_bad_domains_are_named() {
     let (run, _, _) = train(root.path());
     let device = Default::default();
 
+    // The run directory belongs to its domains: training it again on others is refused.
+    let other = domain(&root.path().join("other"), "o", 20, "garden");
+    let err = train_run::<Autodiff<TestBackend>>(&[other], &tiny_recipe(), &run, &device, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("manifest.json"), "{err}");
+
     let empty = root.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     std::fs::write(empty.join("items.jsonl"), "").unwrap();
@@ -112,7 +118,11 @@ fn damaged_runs_and_bad_domains_are_named() {
 
     let untitled = root.path().join("untitled");
     std::fs::create_dir_all(&untitled).unwrap();
-    std::fs::write(untitled.join("items.jsonl"), "{\"item_id\":\"a\",\"title\":\"pen\"}\n{\"item_id\":\"b\",\"title\":\"\"}\n").unwrap();
+    std::fs::write(
+        untitled.join("items.jsonl"),
+        "{\"item_id\":\"a\",\"title\":\"pen\"}\n{\"item_id\":\"b\",\"title\":\"\"}\n",
+    )
+    .unwrap();
     let err = tokenizer.encode_domain(&untitled, &device).unwrap_err().to_string();
     assert!(err.contains("items.jsonl:2") && err.contains("`b`"), "{err}");
 
@@ -140,7 +150,8 @@ fn cli_train_and_encode_contract() {
     let a = domain(&root.path().join("shop"), "s", 30, "home");
     let run = root.path().join("run");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let mut args = vec!["itemtok".into(), "train".into(), "--domain".into(), s(&a), "--recipe".into(), s(&recipe_path())];
+    let mut args =
+        vec!["itemtok".into(), "train".into(), "--domain".into(), s(&a), "--recipe".into(), s(&recipe_path())];
     args.extend(["--out".into(), s(&run), "--backend".into(), "ndarray".into()]);
     for set in tiny_sets() {
         args.extend(["--set".into(), set]);
@@ -150,7 +161,8 @@ fn cli_train_and_encode_contract() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("collisions"));
 
     let ids = root.path().join("ids.jsonl");
-    let encode = ["itemtok", "encode", "--run", &s(&run), "--domain", &s(&a), "--out", &s(&ids), "--backend", "ndarray"];
+    let encode =
+        ["itemtok", "encode", "--run", &s(&run), "--domain", &s(&a), "--out", &s(&ids), "--backend", "ndarray"];
     let out = Command::new(env!("CARGO_BIN_EXE_recfound")).args(encode).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let first = std::fs::read_to_string(&ids).unwrap().lines().next().unwrap().to_string();

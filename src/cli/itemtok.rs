@@ -98,14 +98,20 @@ pub fn run(args: ItemtokArgs) -> anyhow::Result<()> {
             if let Some(epoch) = summary.resumed_from {
                 println!("resumed      after epoch {epoch}");
             }
-            println!("done in {:.1}s; run in {} ({} plots)", start.elapsed().as_secs_f64(), out.display(), summary.plots.len());
+            println!(
+                "done in {:.1}s; run in {} ({} plots)",
+                start.elapsed().as_secs_f64(),
+                out.display(),
+                summary.plots.len()
+            );
             Ok(())
         }
         ItemtokCommand::Encode { run, domain, out, backend } => {
             let backend = backend.unwrap_or_else(BackendKind::default_compiled);
             let start = Instant::now();
             let table = with_backend!(backend, |B, device| {
-                let tokenizer = Tokenizer::<B>::load(&run, &device).with_context(|| format!("loading {}", run.display()))?;
+                let tokenizer =
+                    Tokenizer::<B>::load(&run, &device).with_context(|| format!("loading {}", run.display()))?;
                 tokenizer.encode_domain(&domain, &device).with_context(|| format!("encoding {}", domain.display()))
             })?;
             write_id_table(&out, &table)?;

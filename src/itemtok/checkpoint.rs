@@ -50,7 +50,8 @@ pub fn save_rqvae<B: Backend>(model: &RqVae<B>, path: &Path) -> Result<(), ItemT
 pub fn load_rqvae<B: Backend>(config: &RqVaeConfig, path: &Path, device: &B::Device) -> Result<RqVae<B>, ItemTokError> {
     let bytes = std::fs::read(path).map_err(io_error(path))?;
     // Parse the header ourselves first: burn-store trusts it, and a truncated file must not panic.
-    safetensors::SafeTensors::deserialize(&bytes).map_err(|e| format_error(path, format!("not a safetensors file: {e}")))?;
+    safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| format_error(path, format!("not a safetensors file: {e}")))?;
     let mut model = config.init::<B>(device);
     let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(true);
     let result = model.load_from(&mut store).map_err(|e| format_error(path, e.to_string()))?;
@@ -147,7 +148,8 @@ mod tests {
         assert_eq!(load_config(&dir.path().join("rqvae.json")).unwrap(), config);
         let loaded = load_rqvae::<B>(&config, &path, &device).unwrap();
         let same = |a: &RqVae<B>, b: &RqVae<B>| {
-            a.codebooks[1].val().into_data().to_vec::<f32>().unwrap() == b.codebooks[1].val().into_data().to_vec::<f32>().unwrap()
+            a.codebooks[1].val().into_data().to_vec::<f32>().unwrap()
+                == b.codebooks[1].val().into_data().to_vec::<f32>().unwrap()
         };
         assert!(same(&model, &loaded));
 

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use super::ItemTokError;
 use super::curriculum::{Curriculum, CurriculumRule};
 use super::item_text::TextLayout;
 use super::losses::LossWeights;
@@ -13,7 +14,6 @@ use super::reinit::ReinitRule;
 use super::rqvae::RqVaeConfig;
 use super::semantic_ids::CollisionStrategy;
 use super::tfidf::TfidfConfig;
-use super::ItemTokError;
 
 /// The whole recipe.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -109,7 +109,8 @@ pub struct IdsSection {
 impl ItemTokRecipe {
     /// Parses a recipe file, applying `--set key=value` overrides first (as `config::apply_set`).
     pub fn load(path: &Path, sets: &[String]) -> Result<Self, ItemTokError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ItemTokError::Io { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ItemTokError::Io { path: path.to_path_buf(), source })?;
         Self::parse(&text, sets).map_err(|message| ItemTokError::Format { path: path.to_path_buf(), message })
     }
 
@@ -134,7 +135,9 @@ impl ItemTokRecipe {
             .with_codebook_size(m.codebook_size);
         config.validate()?;
         let t = &self.train;
-        for (field, value) in [("epochs", t.epochs), ("batch_size", t.batch_size), ("checkpoint_every", t.checkpoint_every)] {
+        for (field, value) in
+            [("epochs", t.epochs), ("batch_size", t.batch_size), ("checkpoint_every", t.checkpoint_every)]
+        {
             if value == 0 {
                 return Err(ItemTokError::config(&format!("train.{field}"), "must be at least 1"));
             }
@@ -147,7 +150,10 @@ impl ItemTokRecipe {
             return Err(ItemTokError::config("train.lr", format!("{} is not a positive number", t.lr)));
         }
         let l = &self.loss;
-        if !(l.temperature > 0.0) || [l.recon, l.quant, l.beta, l.entropy].iter().any(|w| !(*w >= 0.0)) {
+        let non_negative = |w: f64| w.is_finite() && w >= 0.0;
+        if !(non_negative(l.temperature) && l.temperature > 0.0)
+            || ![l.recon, l.quant, l.beta, l.entropy].into_iter().all(non_negative)
+        {
             return Err(ItemTokError::config("loss", "weights must be >= 0 and temperature > 0"));
         }
         Curriculum::new(self.curriculum.clone(), m.levels)?;

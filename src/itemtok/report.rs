@@ -164,7 +164,8 @@ mod tests {
         let latents = vec![vec![0.0, 1.0, 2.0], vec![1.0, 0.0, 2.0], vec![3.0, 1.0, 0.0]];
         let names = vec!["a".to_string(), "b".to_string()];
         let written = write_plots(dir.path(), &codes, 4, &latents, &[0, 0, 1], &names, &[]).unwrap();
-        let files: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        let files: Vec<String> =
+            written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(files, ["usage_level_0.png", "usage_level_1.png", "usage.png", "latents_pca.png"]);
     }
 }

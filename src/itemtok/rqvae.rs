@@ -64,7 +64,11 @@ impl RqVaeConfig {
         let decoder = Mlp::new(&widths, device);
         let codebooks = (0..self.levels)
             .map(|_| {
-                Param::from_tensor(Tensor::random([self.codebook_size, self.latent_dim], Distribution::Normal(0.0, 1.0), device))
+                Param::from_tensor(Tensor::random(
+                    [self.codebook_size, self.latent_dim],
+                    Distribution::Normal(0.0, 1.0),
+                    device,
+                ))
             })
             .collect();
         RqVae { encoder, decoder, codebooks }
@@ -158,7 +162,8 @@ impl<B: Backend> RqVae<B> {
         );
         let latent = self.encoder.forward(x); // [B, D]
         let (residuals, levels) = self.quantize(latent.clone(), active_levels);
-        let quantized_sum = levels.iter().map(|l| l.quantized.clone()).reduce(|a, b| a + b).expect("active_levels >= 1");
+        let quantized_sum =
+            levels.iter().map(|l| l.quantized.clone()).reduce(|a, b| a + b).expect("active_levels >= 1");
         // Straight-through: the value of the quantised sum, the gradient of the latent.
         let straight_through = latent.clone() + (quantized_sum - latent.clone()).detach(); // [B, D]
         let reconstruction = self.decoder.forward(straight_through);
@@ -252,7 +257,8 @@ mod tests {
         // The same two levels as `quantize.rs`'s hand test: (3, 1) -> codes [1, 2].
         let device = Default::default();
         let config = RqVaeConfig::new(2, vec![], 2).with_levels(2).with_codebook_size(3);
-        let books: [&[&[f32]]; 2] = [&[&[0.0, 0.0], &[2.0, 0.0], &[4.0, 4.0]], &[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 1.0]]];
+        let books: [&[&[f32]]; 2] =
+            [&[&[0.0, 0.0], &[2.0, 0.0], &[4.0, 4.0]], &[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 1.0]]];
         let mut model = config.init::<B>(&device);
         for (l, book) in books.iter().enumerate() {
             model = model.set_codebook(l, t2::<B>(book, &device));

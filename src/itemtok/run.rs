@@ -14,9 +14,10 @@ use std::time::Instant;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-use crate::data::domain::{DomainItem, ITEMS_FILE, read_jsonl};
 use crate::data::DataError;
+use crate::data::domain::{DomainItem, ITEMS_FILE, read_jsonl};
 
+use super::ItemTokError;
 use super::assign::{Assigned, assign_codes};
 use super::checkpoint::{load_config, load_rqvae, save_config, save_rqvae};
 use super::id_table::{ItemIds, read_id_table, write_id_table};
@@ -27,7 +28,6 @@ use super::semantic_ids::{CollisionStrategy, id_report, reassign_last_level, res
 use super::text_encoder::encode_items;
 use super::tfidf::TfidfSvd;
 use super::train::{TrainEvent, train};
-use super::ItemTokError;
 
 pub const RECIPE_FILE: &str = "recipe.toml";
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -140,10 +140,8 @@ pub fn train_run<B: AutodiffBackend>(
     let encoder = if encoder_path.is_file() {
         TfidfSvd::load(&encoder_path)?
     } else {
-        let texts = items
-            .iter()
-            .map(|item| super::item_text(item, recipe.text.layout))
-            .collect::<Result<Vec<_>, _>>()?;
+        let texts =
+            items.iter().map(|item| super::item_text(item, recipe.text.layout)).collect::<Result<Vec<_>, _>>()?;
         let encoder = TfidfSvd::fit(&texts, &recipe.text.tfidf)?;
         encoder.save(&encoder_path)?;
         encoder
@@ -154,6 +152,16 @@ pub fn train_run<B: AutodiffBackend>(
     let config = recipe.resolve(encoder.dim())?;
     save_config(&config, &out.join(CONFIG_FILE))?;
     let manifest_path = out.join(MANIFEST_FILE);
+    if manifest_path.is_file() && out.join(super::train::CHECKPOINT_DIR).is_dir() {
+        // Resuming: the checkpoint was trained on these exact items.
+        let bytes = std::fs::read(&manifest_path).map_err(io(&manifest_path))?;
+        let previous: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| ItemTokError::Format { path: manifest_path.clone(), message: e.to_string() })?;
+        if previous != manifest {
+            let message = "holds a run on other domains; choose a new --out".to_string();
+            return Err(ItemTokError::Format { path: manifest_path, message });
+        }
+    }
     let json = serde_json::to_vec_pretty(&manifest).expect("plain data serialises");
     crate::io::write_atomic(&manifest_path, &json).map_err(io(&manifest_path))?;
 
@@ -247,7 +255,8 @@ impl<B: Backend> Tokenizer<B> {
     /// between the text encoder and the network's input, or a damaged file, names the file.
     pub fn load(run: &Path, device: &B::Device) -> Result<Self, ItemTokError> {
         let manifest_path = run.join(MANIFEST_FILE);
-        let bytes = std::fs::read(&manifest_path).map_err(|source| ItemTokError::Io { path: manifest_path.clone(), source })?;
+        let bytes =
+            std::fs::read(&manifest_path).map_err(|source| ItemTokError::Io { path: manifest_path.clone(), source })?;
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| ItemTokError::Format { path: manifest_path.clone(), message: e.to_string() })?;
         let encoder = TfidfSvd::load(&run.join(TEXT_ENCODER_FILE))?;
@@ -271,7 +280,8 @@ impl<B: Backend> Tokenizer<B> {
         scale_rows(&mut rows, self.manifest.input_scale);
         let assigned = assign_codes(&self.model, &rows, ASSIGN_BATCH, device)?;
         let saved = self.saved_tables()?;
-        let here = std::path::absolute(domain).map_err(|source| ItemTokError::Io { path: domain.to_path_buf(), source })?;
+        let here =
+            std::path::absolute(domain).map_err(|source| ItemTokError::Io { path: domain.to_path_buf(), source })?;
         let known: HashMap<&str, &[u32]> = self
             .manifest
             .domains
@@ -299,7 +309,11 @@ impl<B: Backend> Tokenizer<B> {
     }
 
     fn saved_tables(&self) -> Result<Vec<Vec<ItemIds>>, ItemTokError> {
-        self.manifest.domains.iter().map(|d| read_id_table(&self.run.join(IDS_DIR).join(format!("{}.jsonl", d.name)))).collect()
+        self.manifest
+            .domains
+            .iter()
+            .map(|d| read_id_table(&self.run.join(IDS_DIR).join(format!("{}.jsonl", d.name))))
+            .collect()
     }
 }
 
@@ -367,7 +381,15 @@ mod tests {
         let both: Vec<Vec<u32>> = existing.iter().chain(&ids).cloned().collect();
         assert!(find_collisions(&both).groups.is_empty());
         let crowded = vec![vec![0, 1], vec![0, 1]];
-        assert!(extend_ids(&existing, &crowded, &[distances[0].clone(), distances[0].clone()], CollisionStrategy::ReassignLastLevel).is_err());
+        assert!(
+            extend_ids(
+                &existing,
+                &crowded,
+                &[distances[0].clone(), distances[0].clone()],
+                CollisionStrategy::ReassignLastLevel
+            )
+            .is_err()
+        );
         // Append: existing (0, 1, 0), (0, 1, 1) -> a new (0, 1) gets rank 2, a new (5, 5) rank 0.
         let existing = vec![vec![0, 1, 0], vec![0, 1, 1]];
         let ids = extend_ids(&existing, &[vec![0, 1], vec![5, 5]], &[], CollisionStrategy::AppendLevel).unwrap();

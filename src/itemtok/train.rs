@@ -16,6 +16,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use super::ItemTokError;
 use super::checkpoint::{load_optimizer, load_rqvae, optimizer_bytes, param_ids, save_rqvae, set_param_ids};
 use super::curriculum::Curriculum;
 use super::kmeans::{KMeansConfig, check_rows, kmeans};
@@ -23,7 +24,6 @@ use super::losses::rqvae_losses;
 use super::recipe::ItemTokRecipe;
 use super::reinit::CodeUsage;
 use super::rqvae::{RqVae, RqVaeConfig};
-use super::ItemTokError;
 
 /// Directory of the resumable checkpoint inside a run.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
@@ -55,13 +55,22 @@ pub struct EpochMetrics {
 #[derive(Debug, Clone)]
 pub enum TrainEvent {
     /// Starting epoch `epoch` (1-based) of `epochs`, with `steps` batches.
-    EpochStart { epoch: usize, epochs: usize, steps: usize },
+    EpochStart {
+        epoch: usize,
+        epochs: usize,
+        steps: usize,
+    },
     Step,
     Epoch(EpochMetrics),
     /// Level `level`'s codebook was set by k-means (`reinit`: a re-initialisation).
-    KMeans { level: usize, reinit: bool },
+    KMeans {
+        level: usize,
+        reinit: bool,
+    },
     /// Training picks up after `epoch` finished epochs.
-    Resumed { epoch: usize },
+    Resumed {
+        epoch: usize,
+    },
 }
 
 /// Everything besides weights that an exact resume needs.
@@ -207,7 +216,7 @@ pub fn train<B: AutodiffBackend>(
         state.metrics.push(metrics.clone());
         write_metrics(&run_dir.join(METRICS_FILE), &state.metrics)?;
         observer(&TrainEvent::Epoch(metrics));
-        if state.epoch % t.checkpoint_every == 0 || state.epoch == t.epochs {
+        if state.epoch.is_multiple_of(t.checkpoint_every) || state.epoch == t.epochs {
             state.param_ids = param_ids(&model);
             write_checkpoint::<B, _>(&checkpoint, &model, &optim, &state)?;
         }
@@ -267,7 +276,8 @@ fn write_metrics(path: &Path, metrics: &[EpochMetrics]) -> Result<(), ItemTokErr
         text.push_str(&serde_json::to_string(m).expect("plain numbers serialise"));
         text.push('\n');
     }
-    crate::io::write_atomic(path, text.as_bytes()).map_err(|source| ItemTokError::Io { path: path.to_path_buf(), source })
+    crate::io::write_atomic(path, text.as_bytes())
+        .map_err(|source| ItemTokError::Io { path: path.to_path_buf(), source })
 }
 
 /// The rows `batch` of `rows` as one tensor.
@@ -331,7 +341,8 @@ mod tests {
 
     fn tiny_recipe(epochs: usize) -> ItemTokRecipe {
         let mut r = ItemTokRecipe::parse(include_str!("../../recipes/itemtok-clvae.toml"), &[]).unwrap();
-        r.model = super::super::recipe::ModelSection { hidden_dims: vec![8], latent_dim: 4, levels: 2, codebook_size: 4 };
+        r.model =
+            super::super::recipe::ModelSection { hidden_dims: vec![8], latent_dim: 4, levels: 2, codebook_size: 4 };
         r.curriculum = super::super::CurriculumRule::FixedEpochs { start_epochs: vec![0, 1] };
         r.train.epochs = epochs;
         r.train.batch_size = 8;
@@ -351,8 +362,8 @@ mod tests {
         let config = recipe.resolve(6).unwrap();
         let device = Default::default();
         let mut events = Vec::new();
-        let full = train::<A>(&recipe, &config, &rows(), dir.path(), &device, &mut |e| events.push(format!("{e:?}")))
-            .unwrap();
+        let full =
+            train::<A>(&recipe, &config, &rows(), dir.path(), &device, &mut |e| events.push(format!("{e:?}"))).unwrap();
         let active: Vec<usize> = full.metrics.iter().map(|m| m.active_levels).collect();
         assert_eq!(active, [1, 2, 2]);
         assert!(full.metrics.iter().all(|m| m.loss.is_finite()));

@@ -63,7 +63,12 @@ fn series_frame(size: [usize; 2], labels: [&String; 3], series: &[Series]) -> Re
 }
 
 fn legend(series: &[Series]) -> Vec<(String, Rgb)> {
-    series.iter().enumerate().filter(|(_, s)| !s.label.is_empty()).map(|(i, s)| (s.label.clone(), s.color_at(i))).collect()
+    series
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.label.is_empty())
+        .map(|(i, s)| (s.label.clone(), s.color_at(i)))
+        .collect()
 }
 
 /// Lines through each series' points, in order, with a legend.
@@ -78,7 +83,13 @@ pub struct LineChart {
 
 impl Default for LineChart {
     fn default() -> Self {
-        Self { title: String::new(), x_label: String::new(), y_label: String::new(), series: Vec::new(), size: DEFAULT_SIZE }
+        Self {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            series: Vec::new(),
+            size: DEFAULT_SIZE,
+        }
     }
 }
 
@@ -213,7 +224,13 @@ pub struct Heatmap {
 
 impl Default for Heatmap {
     fn default() -> Self {
-        Self { title: String::new(), x_label: String::new(), y_label: String::new(), values: Vec::new(), size: DEFAULT_SIZE }
+        Self {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            values: Vec::new(),
+            size: DEFAULT_SIZE,
+        }
     }
 }
 
@@ -236,7 +253,10 @@ impl Chart for Heatmap {
             return Err(PlotError::Invalid("a heatmap needs at least one cell".into()));
         }
         if let Some(row) = self.values.iter().position(|r| r.len() != cols) {
-            return Err(PlotError::Invalid(format!("row {row} has {} cells, row 0 has {cols}", self.values[row].len())));
+            return Err(PlotError::Invalid(format!(
+                "row {row} has {} cells, row 0 has {cols}",
+                self.values[row].len()
+            )));
         }
         let rows = self.values.len();
         let (min, max) = {

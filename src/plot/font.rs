@@ -67,7 +67,6 @@ const GLYPHS: &[(char, [u8; GLYPH_H])] = &[
     ('^', [0b00100, 0b01010, 0b10001, 0b00000, 0b00000, 0b00000, 0b00000]),
     ('_', [0b00000, 0b00000, 0b00000, 0b00000, 0b00000, 0b00000, 0b11111]),
     ('|', [0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100]),
-
 ];
 
 /// The rows of `c`'s glyph (lower case folded to upper case, unknown characters as `?`).
