@@ -5,10 +5,12 @@ mod adapter;
 mod adapter_args;
 mod data;
 mod embed;
+mod eval;
 mod generate;
 mod info;
 mod inputs;
 mod itemtok;
+mod merge;
 mod recipe;
 
 use std::path::PathBuf;
@@ -42,6 +44,11 @@ pub enum Command {
     Itemtok(itemtok::ItemtokArgs),
     /// LoRA / TMoLE adapters: init, merge-into-base, routing.
     Adapter(adapter::AdapterCmd),
+    /// Evaluate on the RecFound test splits (predictions per row, metrics; resumable), or
+    /// rescore saved predictions.
+    Eval(eval::EvalArgs),
+    /// Merge adapter checkpoints (TIES, averaging, or TIES on ΔW with SVD back to factors).
+    Merge(merge::MergeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -53,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(args) => data::run(args),
         Command::Itemtok(args) => itemtok::run(args),
         Command::Adapter(cmd) => adapter::run(cmd),
+        Command::Eval(args) => eval::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 
