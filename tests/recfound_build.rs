@@ -7,12 +7,16 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use recfound::data::DataError;
 use recfound::recfound::{
-    BuildConfig, BuiltRow, RecFoundRow, Sources, Split, SplitSizes, TaskId, TaskSplits, build_all,
-    build_sentiment_analysis, build_sequential_recommendation, read_rows,
+    BuildConfig, BuiltRow, PromptRow, PromptSplits, RecFoundRow, Sources, Split, SplitSizes, TaskId, TaskSplits,
+    build_all, build_item_to_item, build_prompt_tasks, build_sentiment_analysis, build_sequential_recommendation,
+    build_user_profile_prompts, read_rows,
 };
 
 const SYSTEM: &str = "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.";
+/// The short system prompt of the instruction-only B.3 examples (User Profile, Item Profile).
+const SYSTEM_SHORT: &str = "Below is an instruction that describes a task. Write a response that appropriately completes the request.";
 
 fn data_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
@@ -49,6 +53,20 @@ fn build_sr(seed: u64) -> Option<TaskSplits> {
 fn built() -> &'static Vec<TaskSplits> {
     static BUILT: OnceLock<Vec<TaskSplits>> = OnceLock::new();
     BUILT.get_or_init(|| build_all(&Sources::under(&data_root()), &config(42)).expect("build_all"))
+}
+
+/// The prompt-only tasks (UP, IP) built once with seed 42.
+fn prompts() -> &'static Vec<PromptSplits> {
+    static BUILT: OnceLock<Vec<PromptSplits>> = OnceLock::new();
+    BUILT.get_or_init(|| build_prompt_tasks(&Sources::under(&data_root()), &config(42)).expect("build_prompt_tasks"))
+}
+
+fn prompt_task(id: TaskId) -> Option<&'static PromptSplits> {
+    let found = prompts().iter().find(|t| t.task == id);
+    if found.is_none() {
+        eprintln!("SKIP {id}: not built (source absent)");
+    }
+    found
 }
 
 fn task(id: TaskId) -> Option<&'static TaskSplits> {
@@ -170,12 +188,37 @@ fn sequential_recommendation_negatives_are_untouched() {
 
 #[test]
 fn counts_per_split() {
-    // Every source here has more rows than the sizes, so every split is full.
+    // Every source here has more rows than the sizes (I2I: 4,000+ items with a neighbour; UP:
+    // 610 MovieLens users; IP: 9,742 movies + 10,000 books), so every split is full.
     for t in built() {
         assert_eq!(t.counts(), [300, 50, 50], "{}", t.task);
         for split in Split::ALL {
             assert!(t.split(split).iter().all(|r| r.row.task() == t.task), "{} {}", t.task, split.name());
         }
+    }
+    for t in prompts() {
+        assert_eq!(t.counts(), [300, 50, 50], "{}", t.task);
+        for split in Split::ALL {
+            assert!(t.split(split).iter().all(|r| r.task == t.task), "{} {}", t.task, split.name());
+        }
+    }
+    let names = |ids: Vec<TaskId>| ids.into_iter().map(|t| t.abbreviation()).collect::<Vec<_>>().join(" ");
+    if Sources::under(&data_root()) == full_sources() {
+        assert_eq!(names(built().iter().map(|t| t.task).collect()), "U2I I2I SR SA PM AP AG");
+        assert_eq!(names(prompts().iter().map(|t| t.task).collect()), "UP IP");
+    }
+}
+
+/// The sources of a complete `../shared/data` (the counts test checks the task list only then).
+fn full_sources() -> Sources {
+    let root = data_root();
+    Sources {
+        reviews: Some(root.join("amazon/musical_instruments/reviews_Musical_Instruments_5.json.gz")),
+        amazon_google: Some(root.join("amazon_google")),
+        qa: Some(root.join("amazon/qa/qa_Appliances.json.gz")),
+        lcrec: Some((root.join("amazon/scientific/Scientific.item.json"), root.join("amazon/scientific/Scientific.inter.json"))),
+        movielens: Some(root.join("movielens/ml-latest-small")),
+        goodbooks: Some(root.join("goodbooks/books.csv")),
     }
 }
 
@@ -186,6 +229,11 @@ fn splits_are_group_disjoint() {
         let (tr, va, te) = (groups(Split::Train), groups(Split::Validation), groups(Split::Test));
         assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te), "{}", t.task);
     }
+    for t in prompts() {
+        let ids = |s: Split| t.split(s).iter().map(|r| r.id.as_str()).collect::<HashSet<_>>();
+        let (tr, va, te) = (ids(Split::Train), ids(Split::Validation), ids(Split::Test));
+        assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te), "{}", t.task);
+    }
 }
 
 #[test]
@@ -194,6 +242,12 @@ fn a_seed_fixes_the_build() {
     assert_eq!(a, b);
     assert_ne!(a.test, c.test);
     let (Some(a), Some(b)) = (build_sr(7), build_sr(7)) else { return };
+    assert_eq!(a, b);
+    let i2i = |seed| {
+        let p = source("I2I", &["amazon/scientific/Scientific.item.json", "amazon/scientific/Scientific.inter.json"])?;
+        Some(build_item_to_item(&p[0], &p[1], &config(seed)).expect("I2I builds"))
+    };
+    let (Some(a), Some(b)) = (i2i(7), i2i(7)) else { return };
     assert_eq!(a, b);
     // `build_all` makes what the single builder makes.
     let (Some(single), Some(all)) = (build_sa(42), task(TaskId::SentimentAnalysis)) else { return };
@@ -215,14 +269,31 @@ fn rows_round_trip_through_task_folders() {
             assert_eq!(read_rows(&path).expect("read"), t.rows(split), "{} {}", t.task, split.name());
         }
     }
-    recfound::recfound::write_card(dir.path(), tasks, &config(42)).expect("card");
+    // Prompt-only tasks: `{split}.prompts.jsonl` beside the task's (absent) training files.
+    recfound::recfound::write_prompt_splits(dir.path(), prompts()).expect("write prompts");
+    for t in prompts() {
+        assert!(!dir.path().join(t.task.name()).join("train.jsonl").exists(), "{}", t.task);
+        for split in Split::ALL {
+            let path = dir.path().join(t.task.name()).join(format!("{}.prompts.jsonl", split.name()));
+            let text = std::fs::read_to_string(&path).expect("prompts file");
+            let back: Vec<PromptRow> = text.lines().map(|l| serde_json::from_str(l).expect("a prompt row")).collect();
+            assert_eq!(back, t.split(split), "{} {}", t.task, split.name());
+        }
+    }
+    recfound::recfound::write_card(dir.path(), tasks, prompts(), &config(42)).expect("card");
     let stats: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).expect("stats.json")).expect("JSON");
     for t in tasks {
         assert_eq!(stats["tasks"][t.task.name()]["test"], t.test.len(), "{}", t.task);
     }
+    for t in prompts() {
+        assert_eq!(stats["prompt_tasks"][t.task.name()]["test"], t.test.len(), "{}", t.task);
+    }
     let md = std::fs::read_to_string(dir.path().join("DATASET.md")).expect("DATASET.md");
     assert!(md.contains("- Query_Rewriting (QR): needs human rewrites"), "{md}");
+    if !prompts().is_empty() {
+        assert!(md.contains("## Prompt-only (no reference answers)"), "{md}");
+    }
 }
 
 #[test]
@@ -231,7 +302,7 @@ fn user_to_item_example() {
     let row = &u2i.test[0];
     // Scientific.inter.json: user 2037 bought [2156, 465, 1722, 1137, 895, 2568, 42]; the query
     // is the first six, newest first; 42 is the positive; the negative 1533 shares 42's second
-    // category level ("Tapes") and is not in the user's sequence.
+    // category level ("Tapes, Adhesives & Sealants") and is not in the user's sequence.
     assert_eq!(row.group, "2037");
     let RecFoundRow::Embedding(e) = &row.row else { panic!("expected an embedding row") };
     let query = "Shark Navigator Lift-Away Professional NV356E.\nDuPont Teflon Non-Stick.\nShop-Vac Corp 3Pk Reuse Dry Filt Disc 90107-19 Wet/Dry Vac Filters & Bags.\nDixon Valve TTB75 PTFE Industrial Sealant Tape, -212 to 500 Degree F Temperature Range, 3.5mil Thick, 520 Length, 3/4 Width, White.\nGorilla Tape, Black Tough & Wide Duct Tape, 2.88 x 30 yd, Black, (Pack of 1).\nM+A Matting 221 Waterhog Fashion Diamond Polypropylene Fiber Entrance Indoor Floor Mat, SBR Rubber Backing, 8.4' Length x 3' Width, 1/4 Thick, Charcoal.";
@@ -243,4 +314,93 @@ fn user_to_item_example() {
         e.neg,
         vec![(item, "ProTapes Pro 950 Polyimide Film Tape, 7500V Dielectric Strength, 36 yds Length x 1/2 Width (Pack of 1).".to_string())]
     );
+}
+
+#[test]
+fn item_to_item_example() {
+    let Some(i2i) = task(TaskId::EmbItem) else { return };
+    let row = &i2i.test[0];
+    // Scientific: item 3998 (Rotometals bismuth) sits once next to each of nine items in the
+    // sequences (users 2964, 5183, 5192, 5410, 8201); the seeded tie-break picks 276. The
+    // negative 1338 shares 3998's second level ("Raw Materials") and none of its five buyers.
+    assert_eq!(row.group, "276|3998");
+    let RecFoundRow::Embedding(e) = &row.row else { panic!("expected an embedding row") };
+    assert_eq!(e.task, TaskId::EmbItem);
+    assert_eq!(
+        e.query,
+        (
+            "Based on the title and categories of a product, generate an embedding to identify similar products:".to_string(),
+            "title: Rotometals Kilo Bismuth Metal 99.99% Premium Grade, categories: Industrial & Scientific, Raw Materials, Metals & Alloys".to_string()
+        )
+    );
+    assert_eq!(
+        e.pos,
+        vec![(
+            "Based on an item's details and attributes, produce an embedding to identify similar products:".to_string(),
+            "title: Karter Scientific 213A2 Borosilicate Glass Low Form Glass Beaker, 50/100/250/500/1000 mL (Pack of 5), categories: Industrial & Scientific, Lab & Scientific Products, Glassware & Labware, Beakers".to_string()
+        )]
+    );
+    assert_eq!(
+        e.neg,
+        vec![(
+            "Using the attributes and details of an item, create an embedding to help find similar products:".to_string(),
+            "title: 304 Stainless Steel Round Rod, Unpolished (Mill) Finish, Annealed, AMS 5639/ASTM A276/AMS QQ-S 763/ASTM A276, 0.625 Diameter, 60 Length, categories: Industrial & Scientific, Raw Materials, Metals & Alloys, Stainless Steel, Stainless Steel Rods".to_string()
+        )]
+    );
+}
+
+#[test]
+fn user_profile_prompt_example() {
+    let Some(up) = prompt_task(TaskId::UserProfile) else { return };
+    let row = &up.test[0];
+    // ml-latest-small ratings.csv, user 378: the last 10 of 48 ratings by timestamp
+    // (1445347583 Bourne Ultimatum 3.5 ... 1445347927 Memento 3.5), oldest first.
+    assert_eq!(row.id, "movielens-user-378");
+    let expected = format!(
+        "{SYSTEM_SHORT}\n\n### Instruction:\nGiven a user, this user's movie viewing history over time is listed below. Bourne Ultimatum, The (2007), 3.5 stars; Departed, The (2006), 4.5 stars; Interstellar (2014), 4.5 stars; Lion King, The (1994), 4.5 stars; Pirates of the Caribbean: The Curse of the Black Pearl (2003), 4 stars; The Machinist (2004), 4 stars; Star Trek (2009), 4 stars; Incredibles, The (2004), 4 stars; Zombieland (2009), 2 stars; Memento (2000), 3.5 stars; Analyze user's preferences on movies (consider factors like genre, director/actors, time period/country, character, plot/theme, mood/tone, critical acclaim/award, production quality, and soundtrack). Provide clear explanations based on relevant details from the user's movie viewing history and other pertinent factors.\n\n### Response:\n"
+    );
+    assert_eq!(row.prompt, expected);
+}
+
+#[test]
+fn item_profile_prompt_examples() {
+    let Some(ip) = prompt_task(TaskId::ItemProfile) else { return };
+    // movies.csv: 69495,Breakfast with Scot (2007),Drama|Romance.
+    assert_eq!(ip.test[0].id, "movielens-movie-69495");
+    let movie = format!(
+        "{SYSTEM_SHORT}\n\n### Instruction:\nIntroduce movie Breakfast with Scot (2007) and describe its attributes (including but not limited to genre, director/cast, country, character, plot/theme, mood/tone, critical acclaim/award, production quality, and soundtrack).\n\n### Response:\n"
+    );
+    assert_eq!(ip.test[0].prompt, movie);
+    // books.csv: book_id 7731, title "Fourth of July Creek".
+    assert_eq!(ip.test[1].id, "goodbooks-book-7731");
+    let book = format!(
+        "{SYSTEM_SHORT}\n\n### Instruction:\nIntroduce book Fourth of July Creek, which is from Goodreads Page and describe its attributes including but not limited to genre, author, writing style, theme, setting, length and complexity, time period, literary quality, critical acclaim.\n\n### Response:\n"
+    );
+    assert_eq!(ip.test[1].prompt, book);
+}
+
+#[test]
+fn an_empty_task_pool_names_the_task() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // MovieLens with headers only: no user, so no User Profile prompt.
+    std::fs::write(dir.path().join("ratings.csv"), "userId,movieId,rating,timestamp\r\n").unwrap();
+    std::fs::write(dir.path().join("movies.csv"), "movieId,title,genres\r\n").unwrap();
+    let err = build_user_profile_prompts(dir.path(), &config(1)).unwrap_err();
+    assert!(matches!(err, DataError::EmptyTask { task: "user_profile", .. }), "{err}");
+    assert!(err.to_string().starts_with("task `user_profile`: empty task pool"), "{err}");
+    // Items but no sequences: no neighbours, so no Item2Item row.
+    let (items, inter) = (dir.path().join("x.item.json"), dir.path().join("x.inter.json"));
+    std::fs::write(&items, r#"{"0": {"title": "A", "categories": "S,C"}, "1": {"title": "B", "categories": "S,C"}}"#).unwrap();
+    std::fs::write(&inter, "{}").unwrap();
+    let err = build_item_to_item(&items, &inter, &config(1)).unwrap_err();
+    assert!(matches!(err, DataError::EmptyTask { task: "Emb_item", .. }), "{err}");
+}
+
+#[test]
+fn a_malformed_source_line_names_file_and_line() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("movies.csv"), "movieId,title,genres\r\n1,Heat (1995),Action\r\n").unwrap();
+    std::fs::write(dir.path().join("ratings.csv"), "userId,movieId,rating,timestamp\r\n1,1,4.0,10\r\n1,1,four,11\r\n").unwrap();
+    let err = build_user_profile_prompts(dir.path(), &config(1)).unwrap_err().to_string();
+    assert!(err.contains("ratings.csv:3:"), "{err}");
 }

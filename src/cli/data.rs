@@ -9,7 +9,9 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use recfound::data::domain::{DomainFolder, UnknownItems};
 use recfound::data::export::{DomainSource, export_source};
-use recfound::recfound::{BuildConfig, Sources, SplitSizes, build_all, write_card, write_splits};
+use recfound::recfound::{
+    BuildConfig, Sources, Split, SplitSizes, build_all, build_prompt_tasks, write_card, write_prompt_splits, write_splits,
+};
 use serde::Deserialize;
 
 #[derive(clap::Args, Debug)]
@@ -40,7 +42,7 @@ pub enum DataCommand {
     /// validation / test per task) with a dataset card (DATASET.md, stats.json).
     BuildRecfound {
         /// TOML with a `[build]` table: seed, train, validation, test, sr_history_len,
-        /// sr_num_options, item_text_max_chars, ag_document_pairs (all optional).
+        /// sr_num_options, item_text_max_chars, ag_document_pairs, up_history_len (all optional).
         #[arg(long)]
         recipe: Option<PathBuf>,
         #[arg(long, default_value = "../shared/data")]
@@ -94,19 +96,34 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
                 bail!("--data-root {} is not a directory", data_root.display());
             }
             let start = std::time::Instant::now();
-            let tasks = build_all(&Sources::under(&data_root), &config)
+            let sources = Sources::under(&data_root);
+            let tasks = build_all(&sources, &config)
                 .with_context(|| format!("building RecFound tasks from {}", data_root.display()))?;
-            if tasks.is_empty() {
+            let prompts = build_prompt_tasks(&sources, &config)
+                .with_context(|| format!("building prompt-only RecFound tasks from {}", data_root.display()))?;
+            if tasks.is_empty() && prompts.is_empty() {
                 bail!("no RecFound task can be built from {}: none of its sources is there", data_root.display());
             }
             write_splits(&out, &tasks).with_context(|| format!("writing {}", out.display()))?;
-            write_card(&out, &tasks, &config).with_context(|| format!("writing the dataset card into {}", out.display()))?;
+            write_prompt_splits(&out, &prompts).with_context(|| format!("writing prompts into {}", out.display()))?;
+            write_card(&out, &tasks, &prompts, &config)
+                .with_context(|| format!("writing the dataset card into {}", out.display()))?;
+            let line = |name: &str, [train, validation, test]: [usize; 3], note: &str| {
+                println!("{name:<28} train {train:>6}  validation {validation:>5}  test {test:>5}{note}");
+            };
             for t in &tasks {
-                let [train, validation, test] = [recfound::recfound::Split::Train, recfound::recfound::Split::Validation, recfound::recfound::Split::Test]
-                    .map(|split| t.split(split).len());
-                println!("{:<28} train {train:>6}  validation {validation:>5}  test {test:>5}", t.task.name());
+                line(t.task.name(), Split::ALL.map(|split| t.split(split).len()), "");
             }
-            println!("{} tasks -> {} (DATASET.md, stats.json) in {:.1}s", tasks.len(), out.display(), start.elapsed().as_secs_f64());
+            for t in &prompts {
+                line(t.task.name(), t.counts(), "  (prompts only)");
+            }
+            println!(
+                "{} tasks + {} prompt-only -> {} (DATASET.md, stats.json) in {:.1}s",
+                tasks.len(),
+                prompts.len(),
+                out.display(),
+                start.elapsed().as_secs_f64()
+            );
         }
         DataCommand::MakeCandidates { domain, num_negatives, seed } => {
             let (mut folder, _) = DomainFolder::read(&domain, UnknownItems::Reject)
@@ -138,6 +155,7 @@ struct BuildTable {
     sr_num_options: Option<usize>,
     item_text_max_chars: Option<usize>,
     ag_document_pairs: Option<usize>,
+    up_history_len: Option<usize>,
 }
 
 fn read_build_recipe(path: &std::path::Path) -> anyhow::Result<BuildConfig> {
@@ -156,6 +174,7 @@ fn read_build_recipe(path: &std::path::Path) -> anyhow::Result<BuildConfig> {
         sr_num_options: b.sr_num_options.unwrap_or(d.sr_num_options),
         item_text_max_chars: b.item_text_max_chars.unwrap_or(d.item_text_max_chars),
         ag_document_pairs: b.ag_document_pairs.unwrap_or(d.ag_document_pairs),
+        up_history_len: b.up_history_len.unwrap_or(d.up_history_len),
     };
     if !(2..=26).contains(&config.sr_num_options) {
         bail!("{}: key `build.sr_num_options`: {} is outside 2..=26 (lettered options A-Z)", path.display(), config.sr_num_options);

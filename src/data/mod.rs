@@ -37,6 +37,10 @@ pub enum DataError {
     MissingColumn { path: PathBuf, column: String },
     #[error("{}:{line}: item `{item_id}` has no item text", path.display())]
     UnknownItem { path: PathBuf, line: usize, item_id: String },
+    /// A RecFound builder found nothing to build a task from (an empty source, or every record
+    /// skipped); `task` is the released task name.
+    #[error("task `{task}`: empty task pool, no row could be built ({reason})")]
+    EmptyTask { task: &'static str, reason: String },
 }
 
 impl DataError {

@@ -2,7 +2,8 @@
 //! `../shared/data`: the sizes and seed ([`BuildConfig`]), the seeded group-disjoint
 //! train/validation/test split every builder shares, and the per-task builders
 //! ([`super::build_reviews`], [`super::build_pm`], [`super::build_qa`], [`super::build_sr`],
-//! [`super::build_u2i`]; [`super::build_all()`] runs them all).
+//! [`super::build_u2i`], [`super::build_i2i`], [`super::build_profiles`];
+//! [`super::build_all()`] runs them all).
 //! Prompts use the B.2 instructions (a seeded choice per sample) and the B.1/B.3 layout.
 
 use std::collections::{BTreeMap, HashSet};
@@ -14,6 +15,7 @@ use rand::seq::SliceRandom;
 use super::format::{GenerativeRow, RecFoundRow};
 use super::instructions::mix64;
 use super::task::TaskId;
+use crate::data::DataError;
 
 /// Rows per split of one task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub struct BuildConfig {
     pub item_text_max_chars: usize,
     /// Answer Generation: most other Q&A pairs of the same product put in the document.
     pub ag_document_pairs: usize,
+    /// User Profile: most recent ratings listed (the B.3 example lists 10).
+    pub up_history_len: usize,
 }
 
 impl Default for BuildConfig {
@@ -53,6 +57,7 @@ impl Default for BuildConfig {
             sr_num_options: 20,
             item_text_max_chars: 150,
             ag_document_pairs: 5,
+            up_history_len: 10,
         }
     }
 }
@@ -85,17 +90,20 @@ pub struct BuiltRow {
     pub row: RecFoundRow,
 }
 
-/// One task's three splits.
+/// One task's three splits of rows `T`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskSplits {
+pub struct Splits<T> {
     pub task: TaskId,
-    pub train: Vec<BuiltRow>,
-    pub validation: Vec<BuiltRow>,
-    pub test: Vec<BuiltRow>,
+    pub train: Vec<T>,
+    pub validation: Vec<T>,
+    pub test: Vec<T>,
 }
 
-impl TaskSplits {
-    pub fn split(&self, split: Split) -> &[BuiltRow] {
+/// A task with reference answers: rows for training and evaluation.
+pub type TaskSplits = Splits<BuiltRow>;
+
+impl<T> Splits<T> {
+    pub fn split(&self, split: Split) -> &[T] {
         match split {
             Split::Train => &self.train,
             Split::Validation => &self.validation,
@@ -103,14 +111,16 @@ impl TaskSplits {
         }
     }
 
-    /// The rows of one split, as `write_rows` takes them.
-    pub fn rows(&self, split: Split) -> Vec<RecFoundRow> {
-        self.split(split).iter().map(|b| b.row.clone()).collect()
-    }
-
     /// `[train, validation, test]` row counts.
     pub fn counts(&self) -> [usize; 3] {
         [self.train.len(), self.validation.len(), self.test.len()]
+    }
+}
+
+impl TaskSplits {
+    /// The rows of one split, as `write_rows` takes them.
+    pub fn rows(&self, split: Split) -> Vec<RecFoundRow> {
+        self.split(split).iter().map(|b| b.row.clone()).collect()
     }
 }
 
@@ -123,16 +133,35 @@ pub(crate) fn generative(task: TaskId, prompt: String, answer: String) -> RecFou
 /// test, validation and train in that order (the evaluation splits first, so a small source
 /// still has a test set), each up to its size; a group that would overflow a split contributes
 /// only as many of its rows (shuffled) as fit, and the rest are dropped.
-pub(crate) fn split_by_group(task: TaskId, rows: Vec<BuiltRow>, sizes: SplitSizes, seed: u64) -> TaskSplits {
-    let mut groups: BTreeMap<String, Vec<BuiltRow>> = BTreeMap::new();
-    for r in rows {
-        groups.entry(r.group.clone()).or_default().push(r);
+///
+/// An empty `rows` is [`DataError::EmptyTask`] naming the task: a build that silently wrote
+/// empty files would only fail later, in training.
+pub(crate) fn split_by_group(task: TaskId, rows: Vec<BuiltRow>, sizes: SplitSizes, seed: u64) -> Result<TaskSplits, DataError> {
+    split_groups(task, rows, |r| r.group.as_str(), sizes, seed)
+}
+
+/// [`split_by_group`] for any row type (prompt-only rows use it too), each row's group given by
+/// `group`.
+pub(crate) fn split_groups<T>(
+    task: TaskId,
+    rows: Vec<T>,
+    group: impl Fn(&T) -> &str,
+    sizes: SplitSizes,
+    seed: u64,
+) -> Result<Splits<T>, DataError> {
+    if rows.is_empty() {
+        let reason = "the source is empty or every record was skipped (see the warnings)".to_string();
+        return Err(DataError::EmptyTask { task: task.name(), reason });
     }
-    let mut groups: Vec<Vec<BuiltRow>> = groups.into_values().collect();
+    let mut groups: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    for r in rows {
+        groups.entry(group(&r).to_string()).or_default().push(r);
+    }
+    let mut groups: Vec<Vec<T>> = groups.into_values().collect();
     let mut rng = StdRng::seed_from_u64(mix64(seed ^ task.id() as u64));
     groups.shuffle(&mut rng);
 
-    let mut out = TaskSplits { task, train: Vec::new(), validation: Vec::new(), test: Vec::new() };
+    let [mut train, mut validation, mut test] = [Vec::new(), Vec::new(), Vec::new()];
     let mut order = [(Split::Test, sizes.test), (Split::Validation, sizes.validation), (Split::Train, sizes.train)]
         .into_iter()
         .filter(|&(_, n)| n > 0)
@@ -141,9 +170,9 @@ pub(crate) fn split_by_group(task: TaskId, rows: Vec<BuiltRow>, sizes: SplitSize
         let Some(&(split, size)) = order.peek() else { break };
         group.shuffle(&mut rng);
         let target = match split {
-            Split::Train => &mut out.train,
-            Split::Validation => &mut out.validation,
-            Split::Test => &mut out.test,
+            Split::Train => &mut train,
+            Split::Validation => &mut validation,
+            Split::Test => &mut test,
         };
         let take = group.len().min(size - target.len());
         target.extend(group.into_iter().take(take));
@@ -151,7 +180,7 @@ pub(crate) fn split_by_group(task: TaskId, rows: Vec<BuiltRow>, sizes: SplitSize
             order.next();
         }
     }
-    out
+    Ok(Splits { task, train, validation, test })
 }
 
 /// One sequence seen leave-one-out, as SR and U2I use it.
@@ -198,11 +227,19 @@ mod tests {
     fn splits_are_group_disjoint_and_sized() {
         // 10 groups of 3 rows; test 4, validation 4, train 10.
         let rows: Vec<_> = (0..30).map(|i| row(&format!("u{}", i / 3), i)).collect();
-        let s = split_by_group(TaskId::SentimentAnalysis, rows, SplitSizes { train: 10, validation: 4, test: 4 }, 1);
+        let s = split_by_group(TaskId::SentimentAnalysis, rows, SplitSizes { train: 10, validation: 4, test: 4 }, 1).unwrap();
         assert_eq!(s.counts(), [10, 4, 4]);
         let groups = |v: &[BuiltRow]| v.iter().map(|r| r.group.clone()).collect::<std::collections::HashSet<_>>();
         let (tr, va, te) = (groups(&s.train), groups(&s.validation), groups(&s.test));
         assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+    }
+
+    #[test]
+    fn an_empty_pool_names_the_task() {
+        let sizes = SplitSizes { train: 1, validation: 1, test: 1 };
+        let err = split_by_group(TaskId::ItemProfile, Vec::new(), sizes, 1).unwrap_err();
+        assert!(matches!(err, DataError::EmptyTask { task: "item_profile", .. }), "{err}");
+        assert!(err.to_string().contains("task `item_profile`: empty task pool"), "{err}");
     }
 
     #[test]

@@ -1,18 +1,26 @@
 //! One build of every RecFound task that the data allows: where each source lives under a data
-//! root (`../shared/data` layout), building them all, and writing `{task}/{split}.jsonl`.
+//! root (`../shared/data` layout), building them all, and writing `{task}/{split}.jsonl` (and,
+//! for the prompt-only UP and IP, `{task}/{split}.prompts.jsonl`).
 //!
-//! Not built here, and why:
+//! Not built here, and why (the dataset card repeats it, [`super::card::not_built_reason`]):
 //! - Query Rewriting: RecFound's QR answers are human rewrites (MuDoCo-QR, Tseng et al. 2021).
 //!   The raw MuDoCo files under `mudoco/raw_json` hold coreference `references` and `links`
 //!   but no rewrites; substituting antecedents into pronoun spans cannot make the paper's
 //!   rewrites (its B.3 example fills an ellipsis, "you have two" -> "you have two missed calls
 //!   today", which no link marks), the spans are sometimes off by characters, and issue 5 says
 //!   not to invent answers. Build it once the MuDoCo-QR rewrites are in the data folder.
-//! - Query2Item / Item2Item (embedding rows), PRP, AVE, UP, IP: not built yet.
+//! - Query2Item: needs search queries and the items they led to (the paper: Amazon Shopping
+//!   Queries, ECInstruct). QA questions are about "this" product, and the QA products have no
+//!   titles in the data folder.
+//! - Product Relation Prediction: needs Amazon's also-bought / also-viewed / similar lists
+//!   (full product metadata); co-purchase in sequences cannot tell "viewed" or "similar" apart.
+//! - Attribute Value Extraction: needs annotated attribute values (MAVE-style), absent.
 
 use std::path::{Path, PathBuf};
 
 use super::build::{BuildConfig, Split, TaskSplits};
+use super::build_i2i::build_item_to_item;
+use super::build_profiles::{PromptSplits, build_item_profile_prompts, build_user_profile_prompts};
 use super::build_pm::build_product_matching;
 use super::build_qa::build_qa_tasks;
 use super::build_reviews::build_sentiment_analysis;
@@ -30,8 +38,13 @@ pub struct Sources {
     pub amazon_google: Option<PathBuf>,
     /// Amazon QA file (gzipped Python literals) for Answerability Prediction / Answer Generation.
     pub qa: Option<PathBuf>,
-    /// LC-Rec `*.item.json` and `*.inter.json` for User2Item and Sequential Recommendation.
+    /// LC-Rec `*.item.json` and `*.inter.json` for User2Item, Item2Item and Sequential
+    /// Recommendation.
     pub lcrec: Option<(PathBuf, PathBuf)>,
+    /// MovieLens folder (`ratings.csv`, `movies.csv`) for User Profile and Item Profile prompts.
+    pub movielens: Option<PathBuf>,
+    /// goodbooks-10k `books.csv` for Item Profile prompts.
+    pub goodbooks: Option<PathBuf>,
 }
 
 impl Sources {
@@ -45,15 +58,20 @@ impl Sources {
             amazon_google: existing("amazon_google/tableA.csv").map(|_| root.join("amazon_google")),
             qa: existing("amazon/qa/qa_Appliances.json.gz"),
             lcrec: item.zip(inter),
+            movielens: existing("movielens/ml-latest-small/ratings.csv")
+                .filter(|_| root.join("movielens/ml-latest-small/movies.csv").exists())
+                .map(|_| root.join("movielens/ml-latest-small")),
+            goodbooks: existing("goodbooks/books.csv"),
         }
     }
 }
 
-/// Builds every task whose source is set, in task-id order.
+/// Builds every task with reference answers whose source is set, in task-id order.
 pub fn build_all(sources: &Sources, config: &BuildConfig) -> Result<Vec<TaskSplits>, DataError> {
     let mut out = Vec::new();
     if let Some((item, inter)) = &sources.lcrec {
         out.push(build_user_to_item(item, inter, config)?);
+        out.push(build_item_to_item(item, inter, config)?);
         out.push(build_sequential_recommendation(item, inter, config)?);
     }
     if let Some(path) = &sources.reviews {
@@ -66,6 +84,19 @@ pub fn build_all(sources: &Sources, config: &BuildConfig) -> Result<Vec<TaskSpli
         let qa = build_qa_tasks(path, config)?;
         out.push(qa.answerability_prediction);
         out.push(qa.answer_generation);
+    }
+    Ok(out)
+}
+
+/// Builds the prompt-only tasks (UP, IP: no reference answers in public data) whose sources
+/// are set, in task-id order.
+pub fn build_prompt_tasks(sources: &Sources, config: &BuildConfig) -> Result<Vec<PromptSplits>, DataError> {
+    let mut out = Vec::new();
+    if let Some(dir) = &sources.movielens {
+        out.push(build_user_profile_prompts(dir, config)?);
+    }
+    if sources.movielens.is_some() || sources.goodbooks.is_some() {
+        out.push(build_item_profile_prompts(sources.movielens.as_deref(), sources.goodbooks.as_deref(), config)?);
     }
     Ok(out)
 }

@@ -68,8 +68,8 @@ pub fn build_product_matching(dir: &Path, config: &BuildConfig) -> Result<TaskSp
     };
     Ok(TaskSplits {
         task,
-        train: only(Split::Train, train).train,
-        validation: only(Split::Validation, validation).validation,
-        test: only(Split::Test, test).test,
+        train: only(Split::Train, train)?.train,
+        validation: only(Split::Validation, validation)?.validation,
+        test: only(Split::Test, test)?.test,
     })
 }

@@ -33,14 +33,14 @@ pub struct QaTasks {
 pub fn build_qa_tasks(qa: &Path, config: &BuildConfig) -> Result<QaTasks, DataError> {
     let pairs = read_pairs(qa)?;
     Ok(QaTasks {
-        answerability_prediction: answerability_prediction(&pairs, config),
-        answer_generation: answer_generation(&pairs, config),
+        answerability_prediction: answerability_prediction(&pairs, config)?,
+        answer_generation: answer_generation(&pairs, config)?,
     })
 }
 
 /// AP input as in B.3: `question: {q},\ndocument: {d}`; answer "Yes" / "No" (capitalised, as
 /// the B.3 example's answer "No").
-fn answerability_prediction(pairs: &[QaPair], config: &BuildConfig) -> TaskSplits {
+fn answerability_prediction(pairs: &[QaPair], config: &BuildConfig) -> Result<TaskSplits, DataError> {
     let task = TaskId::AnswerabilityPrediction;
     let rows = pairs
         .iter()
@@ -62,7 +62,7 @@ fn answerability_prediction(pairs: &[QaPair], config: &BuildConfig) -> TaskSplit
 
 /// AG input as in B.3: `{question}\nDocument:\n{document}`, the document being up to
 /// `ag_document_pairs` other Q&A pairs of the product (file order), one `Q: ... A: ...` a line.
-fn answer_generation(pairs: &[QaPair], config: &BuildConfig) -> TaskSplits {
+fn answer_generation(pairs: &[QaPair], config: &BuildConfig) -> Result<TaskSplits, DataError> {
     let task = TaskId::AnswerGeneration;
     let mut by_product: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, p) in pairs.iter().enumerate() {

@@ -43,7 +43,7 @@ pub fn build_sentiment_analysis(reviews: &Path, config: &BuildConfig) -> Result<
         rows.push(BuiltRow { group: review.reviewer_id, row: generative(task, prompt, answer) });
         index += 1;
     })?;
-    Ok(split_by_group(task, rows, config.sizes, config.seed))
+    split_by_group(task, rows, config.sizes, config.seed)
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ pub fn build_sequential_recommendation(items: &Path, inter: &Path, config: &Buil
     if skipped > 0 {
         tracing::warn!(skipped, users = sequences.len(), "sequential recommendation: users skipped (too short, unknown item, or too few negatives)");
     }
-    Ok(split_by_group(task, rows, config.sizes, config.seed))
+    split_by_group(task, rows, config.sizes, config.seed)
 }
 
 #[cfg(test)]

@@ -24,8 +24,37 @@ pub const U2I_ITEM_INSTRUCTIONS: [&str; 2] =
 
 /// The category a hard negative must share: the second level of the path (the first is the
 /// store, e.g. "Industrial & Scientific", shared by every item), else the first.
-fn hard_negative_category(item: &LcRecItem) -> Option<&str> {
+pub(crate) fn hard_negative_category(item: &LcRecItem) -> Option<&str> {
     item.categories.get(1).or(item.categories.first()).map(String::as_str)
+}
+
+/// The titled items of an LC-Rec catalogue (U2I and I2I draw their hard negatives from it).
+pub(crate) struct TitledItems<'a> {
+    pub by_id: HashMap<&'a str, &'a LcRecItem>,
+    /// Titled ids per [`hard_negative_category`], sorted (HashMap order is not stable across
+    /// runs, and the seeded draws index into these lists).
+    pub by_category: BTreeMap<&'a str, Vec<&'a str>>,
+    /// Every titled id, sorted.
+    pub catalogue: Vec<&'a str>,
+}
+
+impl<'a> TitledItems<'a> {
+    pub fn new(items: &'a [LcRecItem]) -> Self {
+        let by_id: HashMap<&str, &LcRecItem> =
+            items.iter().filter(|i| !i.title.trim().is_empty()).map(|i| (i.item_id.as_str(), i)).collect();
+        let mut by_category: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for item in by_id.values() {
+            if let Some(c) = hard_negative_category(item) {
+                by_category.entry(c).or_default().push(item.item_id.as_str());
+            }
+        }
+        for ids in by_category.values_mut() {
+            ids.sort_unstable();
+        }
+        let mut catalogue: Vec<&str> = by_id.keys().copied().collect();
+        catalogue.sort_unstable();
+        Self { by_id, by_category, catalogue }
+    }
 }
 
 /// Builds U2I from `{name}.item.json` and `{name}.inter.json`: one row per user (the last item
@@ -37,19 +66,7 @@ pub fn build_user_to_item(items: &Path, inter: &Path, config: &BuildConfig) -> R
     let task = TaskId::EmbUser;
     let items = read_items(items)?;
     let sequences = read_sequences(inter)?;
-    let by_id: HashMap<&str, &LcRecItem> =
-        items.iter().filter(|i| !i.title.trim().is_empty()).map(|i| (i.item_id.as_str(), i)).collect();
-    let mut by_category: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for item in by_id.values() {
-        if let Some(c) = hard_negative_category(item) {
-            by_category.entry(c).or_default().push(item.item_id.as_str());
-        }
-    }
-    for ids in by_category.values_mut() {
-        ids.sort_unstable(); // HashMap order is not stable across runs.
-    }
-    let mut catalogue: Vec<&str> = by_id.keys().copied().collect();
-    catalogue.sort_unstable();
+    let TitledItems { by_id, by_category, catalogue } = TitledItems::new(&items);
 
     let (mut rows, mut skipped) = (Vec::new(), 0usize);
     for (index, seq) in sequences.iter().enumerate() {
@@ -87,5 +104,5 @@ pub fn build_user_to_item(items: &Path, inter: &Path, config: &BuildConfig) -> R
     if skipped > 0 {
         tracing::warn!(skipped, users = sequences.len(), "user2item: users skipped (too short, unknown item, or no negative)");
     }
-    Ok(split_by_group(task, rows, config.sizes, config.seed))
+    split_by_group(task, rows, config.sizes, config.seed)
 }

@@ -4,7 +4,9 @@
 
 pub mod build;
 pub mod build_all;
+pub mod build_i2i;
 pub mod build_pm;
+pub mod build_profiles;
 pub mod build_qa;
 pub mod build_reviews;
 pub mod build_sr;
@@ -14,9 +16,13 @@ pub mod format;
 pub mod instructions;
 pub mod task;
 
-pub use build::{BuildConfig, BuiltRow, Split, SplitSizes, TaskSplits};
-pub use build_all::{Sources, build_all, write_splits};
+pub use build::{BuildConfig, BuiltRow, Split, SplitSizes, Splits, TaskSplits};
+pub use build_all::{Sources, build_all, build_prompt_tasks, write_splits};
+pub use build_i2i::build_item_to_item;
 pub use build_pm::build_product_matching;
+pub use build_profiles::{
+    PromptRow, PromptSplits, build_item_profile_prompts, build_user_profile_prompts, write_prompt_splits,
+};
 pub use build_qa::{QaTasks, build_qa_tasks};
 pub use build_reviews::build_sentiment_analysis;
 pub use build_sr::build_sequential_recommendation;
