@@ -19,6 +19,7 @@ use super::predictions::fnv1a64;
 use super::protocol::TaskMetric;
 use crate::backbone::embed::{EmbedInput, embed};
 use crate::backbone::{AttnMode, Lm, ProjectionDelta};
+use crate::recfound::instructions::mix64;
 use crate::recfound::{EmbeddingRow, TaskId};
 use crate::text::{PromptTemplate, encode_for_embedding};
 
@@ -68,9 +69,9 @@ pub fn build_candidates(
     }
     let room = num_candidates.saturating_sub(candidates.len());
     if room > 0 {
-        let row_seed = splitmix64(seed ^ splitmix64(index as u64));
+        let row_seed = mix64(seed ^ mix64(index as u64));
         let mut fillers: Vec<(u64, &InstructedText)> =
-            pool.iter().filter(|c| !held.contains(c.1.as_str())).map(|c| (splitmix64(row_seed ^ fnv1a64(&c.1)), c)).collect();
+            pool.iter().filter(|c| !held.contains(c.1.as_str())).map(|c| (mix64(row_seed ^ fnv1a64(&c.1)), c)).collect();
         fillers.sort_by_key(|(h, _)| *h);
         for (_, c) in fillers.into_iter().take(room) {
             candidates.push(c.clone());
@@ -139,14 +140,6 @@ impl EmbeddingCache {
 /// Cosine similarity of unit vectors: their dot product.
 pub fn cosine_unit(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// SplitMix64's finaliser: a well-mixed 64-bit hash of `x`.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -133,10 +133,10 @@ pub fn read_predictions(path: &Path, task: TaskId, allow_torn_tail: bool) -> Res
         if prediction.task() != task {
             return Err(bad(format!("task `{}` in the predictions file of `{task}`", prediction.task())));
         }
-        if let Prediction::Embedding(p) = &prediction {
-            if p.scores.len() != p.relevant.len() || p.candidates.len() != p.scores.len() {
-                return Err(bad(format!("{} candidates, {} scores, {} relevance flags", p.candidates.len(), p.scores.len(), p.relevant.len())));
-            }
+        if let Prediction::Embedding(p) = &prediction
+            && (p.scores.len() != p.relevant.len() || p.candidates.len() != p.scores.len())
+        {
+            return Err(bad(format!("{} candidates, {} scores, {} relevance flags", p.candidates.len(), p.scores.len(), p.relevant.len())));
         }
         if !seen.insert(prediction.row()) {
             return Err(bad(format!("row {} is predicted twice", prediction.row())));
@@ -159,12 +159,13 @@ impl PredictionWriter {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
         }
-        if let Ok(text) = std::fs::read(path) {
-            if !text.is_empty() && !text.ends_with(b"\n") {
-                let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| EvalError::io(path, e))?;
-                file.set_len(keep as u64).map_err(|e| EvalError::io(path, e))?;
-            }
+        if let Ok(text) = std::fs::read(path)
+            && !text.is_empty()
+            && !text.ends_with(b"\n")
+        {
+            let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| EvalError::io(path, e))?;
+            file.set_len(keep as u64).map_err(|e| EvalError::io(path, e))?;
         }
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| EvalError::io(path, e))?;
         Ok(Self { path: path.to_path_buf(), file })

@@ -67,8 +67,8 @@ pub enum AdapterMergeError {
     MissingTensor { dir: PathBuf, key: String, reference: PathBuf },
     #[error("{dir}: tensor `{key}` is not in {reference}")]
     ExtraTensor { dir: PathBuf, key: String, reference: PathBuf },
-    #[error("{dir}: tensor `{key}` has shape {found:?} but {reference} has {expected:?}{hint}")]
-    Shape { dir: PathBuf, key: String, found: Vec<usize>, expected: Vec<usize>, reference: PathBuf, hint: String },
+    #[error("{dir}: tensor `{key}` {message}")]
+    Shape { dir: PathBuf, key: String, message: String },
     #[error("{dir}: adapter_config `{key}` is {found} but {reference} has {expected}")]
     Config { dir: PathBuf, key: &'static str, found: String, expected: String, reference: PathBuf },
     #[error("tensor `{key}`: {source}")]
@@ -323,7 +323,8 @@ fn check_compatible(reference: &AdapterCheckpoint, other: &AdapterCheckpoint) ->
                 }
                 _ => String::new(),
             };
-            return Err(AdapterMergeError::Shape { dir, key: key.clone(), found: o.shape.clone(), expected: t.shape.clone(), reference: refdir, hint });
+            let message = format!("has shape {:?} but {} has {:?}{hint}", o.shape, refdir.display(), t.shape);
+            return Err(AdapterMergeError::Shape { dir, key: key.clone(), message });
         }
     }
     if let Some(key) = other.tensors.keys().find(|k| !reference.tensors.contains_key(*k)) {
