@@ -76,16 +76,17 @@ pub fn run(args: ItemtokArgs) -> anyhow::Result<()> {
             bar.finish_and_clear();
             let ids = &summary.report.ids;
             println!("items        {}", ids.items);
-            println!("level  codes used  entropy  perplexity  top share");
+            println!("level  codes used  entropy  perplexity  top share  mean |residual| in");
             for level in &ids.levels {
                 println!(
-                    "{:>5}  {:>5} / {:<4}  {:>7.3}  {:>10.1}  {:>8.2}%",
+                    "{:>5}  {:>5} / {:<4}  {:>7.3}  {:>10.1}  {:>8.2}%  {:>10.3}",
                     level.level,
                     level.codes_used,
                     summary.report.codebook_size,
                     level.entropy,
                     level.perplexity,
-                    100.0 * level.top_share
+                    100.0 * level.top_share,
+                    summary.report.mean_residual_norm.get(level.level).copied().unwrap_or(f64::NAN)
                 );
             }
             println!(

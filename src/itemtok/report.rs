@@ -29,6 +29,8 @@ pub struct TokenizerReport {
     /// All items: per-level usage and the collision rates before and after the fix.
     pub ids: IdReport,
     pub domains: Vec<DomainUsage>,
+    /// Per level, the mean L2 norm of the residual entering it (level 0: the latent).
+    pub mean_residual_norm: Vec<f64>,
     /// The last epoch's metrics.
     pub last_epoch: Option<EpochMetrics>,
     /// Wall time of the training loop (this process; a resumed run counts only its part).

@@ -190,6 +190,7 @@ pub fn train_run<B: AutodiffBackend>(
         codebook_size: config.codebook_size,
         ids: id_report(&assigned.codes, &fixed, recipe.ids.collision),
         domains: domain_usage(&assigned.codes, &domain_of, &names),
+        mean_residual_norm: assigned.residual_norms.clone(),
         last_epoch: outcome.metrics.last().cloned(),
         train_seconds,
     };
