@@ -134,6 +134,7 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
         sampling: sampling.clone(),
         validation: data.validation,
         outcome: outcome.clone(),
+        history: Default::default(),
     };
 
     let train_loader = Arc::new(TaskWeightedLoader::<B>::new(examples.clone(), sampling.clone(), t.steps));

@@ -23,7 +23,7 @@ pub enum PrepareError {
     EmptyPool { task: TaskId, split: &'static str, path: String },
     #[error("{data}: no task folder found (expected e.g. {data}/Sentiment_Analysis/train.jsonl)")]
     NoTasks { data: String },
-    #[error("{path}: task {task} was asked for but its folder is missing")]
+    #[error("{path}: task {task} was asked for but has no training file")]
     MissingTask { task: TaskId, path: String },
     #[error("{path}: line {line} is a {found} row, but task {task} is {expected}")]
     WrongKind { path: String, line: usize, task: TaskId, found: &'static str, expected: &'static str },
@@ -59,9 +59,15 @@ pub fn prepare(data: &Path, tasks: &[TaskId], tok: &TextTokenizer, s: &PrepareSe
         if !tasks.is_empty() && !tasks.contains(&task) {
             continue;
         }
-        if !dir.is_dir() {
+        // Prompt-only tasks (no public reference answers) have `*.prompts.jsonl` and no
+        // `train.jsonl`: nothing to train on.
+        let train_file = dir.join(format!("{}.jsonl", Split::Train.name()));
+        if !train_file.is_file() {
             if tasks.contains(&task) {
-                return Err(PrepareError::MissingTask { task, path: dir.display().to_string() });
+                return Err(PrepareError::MissingTask { task, path: train_file.display().to_string() });
+            }
+            if dir.is_dir() {
+                tracing::info!(task = task.name(), "no train.jsonl (a prompt-only task?): left out of training");
             }
             continue;
         }

@@ -7,6 +7,7 @@ pub mod loader;
 pub mod losses;
 pub mod lr;
 pub mod model;
+pub mod plots;
 pub mod s2sched;
 pub mod strategy;
 pub mod task_pools;

@@ -29,6 +29,7 @@ use super::batch::{EmbeddingExample, GenerativeExample};
 use super::loader::Sampling;
 use super::lr::WarmupDecay;
 use super::model::RecFoundModel;
+use super::plots::RunHistory;
 use super::s2sched::S2Sched;
 
 /// The learning components this strategy trains.
@@ -74,6 +75,8 @@ pub struct S2SchedStrategy {
     pub sampling: Arc<Mutex<Sampling>>,
     pub validation: ValidationSets,
     pub outcome: Arc<Mutex<Outcome>>,
+    /// What `loss.png` and `ratios.png` are drawn from.
+    pub history: Mutex<RunHistory>,
 }
 
 impl S2SchedStrategy {
@@ -143,6 +146,22 @@ impl S2SchedStrategy {
         n.extend(names(&gen_tasks, &sampling.generative_counts.iter().map(|&c| c as f64).collect::<Vec<_>>()));
         line["n"] = json!(n);
         let _ = writeln!(log, "{line}");
+        let mut history = self.history.lock().expect("history lock");
+        let ratios = emb_tasks.iter().zip(emb.ratios()).chain(gen_tasks.iter().zip(generative.ratios()));
+        for (task, &r) in ratios {
+            history.ratios.entry(task.name().to_string()).or_default().push((step as f64, r));
+        }
+        let losses = emb_tasks.iter().zip(&emb_losses).chain(gen_tasks.iter().zip(&gen_losses));
+        for (task, &l) in losses.filter(|(_, l)| l.is_finite()) {
+            history.validation.entry(task.name().to_string()).or_default().push((step as f64, l));
+        }
+        self.draw(&history);
+    }
+
+    fn draw(&self, history: &RunHistory) {
+        if let Err(e) = history.write_pngs(&self.settings.run_dir) {
+            tracing::warn!("drawing the run's plots: {e}");
+        }
     }
 }
 
@@ -193,6 +212,7 @@ impl<B: AutodiffBackend> SupervisedLearningStrategy<RecFoundComponents<B>> for S
                 "tokens": tokens, "tokens_per_s": tokens as f64 / seconds.max(1e-9), "tasks": tasks,
             });
             let _ = writeln!(metrics, "{line}");
+            self.history.lock().expect("history lock").train.push((step, out.item.embedding_loss, out.item.generative_loss));
             {
                 let mut outcome = self.outcome.lock().expect("outcome lock");
                 outcome.steps_done = step;
@@ -217,6 +237,7 @@ impl<B: AutodiffBackend> SupervisedLearningStrategy<RecFoundComponents<B>> for S
             }
         }
         progress.finish_and_clear();
+        self.draw(&self.history.lock().expect("history lock"));
         events.process_train(LearnerEvent::EndEpoch(1));
         (learner.model(), events)
     }
