@@ -116,11 +116,15 @@ impl ItemTokRecipe {
 
     /// Parses recipe text (the error is the message without the file name).
     pub fn parse(text: &str, sets: &[String]) -> Result<Self, String> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
-        for set in sets {
-            crate::config::apply_set(&mut table, set).map_err(|e| e.to_string())?;
+        // The file alone first, so that its errors carry line numbers.
+        let mut recipe: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        if !sets.is_empty() {
+            let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+            for set in sets {
+                crate::config::apply_set(&mut table, set).map_err(|e| e.to_string())?;
+            }
+            recipe = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| format!("after --set: {e}"))?;
         }
-        let recipe: Self = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| e.to_string())?;
         recipe.resolve(1).map_err(|e| e.to_string())?;
         Ok(recipe)
     }
@@ -188,6 +192,10 @@ mod tests {
     fn bad_recipes_name_the_key() {
         let err = ItemTokRecipe::parse(RECIPES[0], &["train.epochz=3".into()]).unwrap_err();
         assert!(err.contains("epochz"), "{err}");
+        // A typo in the file itself is reported with its line.
+        let typo = RECIPES[0].replace("batch_size = 1024", "batch_sise = 1024");
+        let err = ItemTokRecipe::parse(&typo, &[]).unwrap_err();
+        assert!(err.contains("batch_sise") && err.contains("line"), "{err}");
         let err = ItemTokRecipe::parse(RECIPES[0], &["train.kmeans_rows=3".into()]).unwrap_err();
         assert!(err.contains("train.kmeans_rows"), "{err}");
         let err = ItemTokRecipe::parse(RECIPES[0], &["model.levels=0".into()]).unwrap_err();
