@@ -19,6 +19,8 @@ use recfound::adapters::{Adapter, AdapterConfig};
 use recfound::backbone::{AttnMode, DecoderConfig, Family, Lm, ProjectionDelta, TokenMask};
 use recfound::recfound::TaskId;
 
+mod common;
+
 struct Args {
     backend: String,
     kind: String,
@@ -30,34 +32,16 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { backend: "flex".into(), kind: "lora".into(), steps: 10, warmup: 2, batch: 8, seq: 128, r: 16 };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < argv.len() {
-        let value = || argv.get(i + 1).cloned().unwrap_or_default();
-        match argv[i].as_str() {
-            "--backend" => a.backend = value(),
-            "--kind" => a.kind = value(),
-            "--steps" => a.steps = value().parse().expect("--steps N"),
-            "--warmup" => a.warmup = value().parse().expect("--warmup N"),
-            "--batch" => a.batch = value().parse().expect("--batch N"),
-            "--seq" => a.seq = value().parse().expect("--seq N"),
-            "--r" => a.r = value().parse().expect("--r N"),
-            _ => {
-                i += 1; // `cargo bench` passes `--bench`; ignore what we do not know
-                continue;
-            }
-        }
-        i += 2;
+    let f = common::flag_values();
+    Args {
+        backend: common::flag(&f, "backend", "flex".to_string()),
+        kind: common::flag(&f, "kind", "lora".to_string()),
+        steps: common::flag(&f, "steps", 10),
+        warmup: common::flag(&f, "warmup", 2),
+        batch: common::flag(&f, "batch", 8),
+        seq: common::flag(&f, "seq", 128),
+        r: common::flag(&f, "r", 16),
     }
-    a
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 fn run<B: AutodiffBackend>(args: &Args) {
@@ -104,7 +88,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
     let report = serde_json::json!({
         "backend": args.backend, "kind": args.kind, "batch": b, "seq": t, "r": args.r,
         "steps": args.steps, "median_step_s": median, "tokens_per_s": (b * t) as f64 / median,
-        "min_step_s": times[0], "trainable_params": trainable, "loss": last_loss, "peak_rss_mib": peak_rss_mib(),
+        "min_step_s": times[0], "trainable_params": trainable, "loss": last_loss, "peak_rss_mib": common::peak_rss_mib(),
     });
     eprintln!("lora_step: {report}");
 }

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod io;
 pub mod itemtok;
 pub mod merge;
+pub mod nn;
 pub mod pipeline;
 pub mod plot;
 pub mod recfound;

@@ -9,8 +9,8 @@
 //! may mix tasks of both kinds.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
-use burn::tensor::activation::{relu, softmax};
+use burn::nn::{Embedding, EmbeddingConfig};
+use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
 
 use crate::backbone::{Decoder, Proj, ProjectionDelta};
@@ -20,29 +20,9 @@ use super::config::AdapterConfig;
 use super::error::AdapterError;
 use super::experts::LoraExperts;
 
-/// The router MLP: `Linear` layers with ReLU between them, ending in one logit per expert.
-#[derive(Module, Debug)]
-pub struct Router<B: Backend> {
-    pub layers: Vec<Linear<B>>,
-}
-
-impl<B: Backend> Router<B> {
-    /// Widths `[task_dim, hidden..., num_experts]`.
-    pub fn new(widths: &[usize], device: &B::Device) -> Self {
-        let layers = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        Self { layers }
-    }
-
-    /// # Shapes
-    /// - x: `[B, task_dim]` -> `[B, N]`
-    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let last = self.layers.len() - 1;
-        self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
-            let h = layer.forward(h);
-            if i < last { relu(h) } else { h }
-        })
-    }
-}
+/// The router: an MLP from the task embedding to one logit per expert (depth configurable;
+/// ReLU between layers).
+pub type Router<B> = crate::nn::ReluMlp<B>;
 
 /// One adapted projection: its experts and (TMoLE) its router.
 #[derive(Module, Debug)]

@@ -6,8 +6,6 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor};
 
@@ -75,28 +73,8 @@ impl RqVaeConfig {
     }
 }
 
-/// Linear layers with ReLU between them (none after the last).
-#[derive(Module, Debug)]
-pub struct Mlp<B: Backend> {
-    pub layers: Vec<Linear<B>>,
-}
-
-impl<B: Backend> Mlp<B> {
-    fn new(widths: &[usize], device: &B::Device) -> Self {
-        let layers = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        Self { layers }
-    }
-
-    /// # Shapes
-    /// `x: [B, widths[0]]` -> `[B, widths[last]]`
-    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let last = self.layers.len() - 1;
-        self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
-            let h = layer.forward(h);
-            if i < last { relu(h) } else { h }
-        })
-    }
-}
+/// The encoder's and decoder's MLP.
+pub type Mlp<B> = crate::nn::ReluMlp<B>;
 
 /// The network: `encoder` (Eq. 1), `codebooks[l]` of shape `[K, latent_dim]` (Eq. 2), `decoder`.
 #[derive(Module, Debug)]
