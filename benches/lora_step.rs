@@ -14,7 +14,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use recfound::adapters::{Adapter, AdapterConfig};
 use recfound::backbone::{AttnMode, DecoderConfig, Family, Lm, ProjectionDelta, TokenMask};
 use recfound::recfound::TaskId;
@@ -93,7 +93,6 @@ fn run<B: AutodiffBackend>(args: &Args) {
     eprintln!("lora_step: {report}");
 }
 
-use burn::tensor::ElementConversion;
 
 fn main() {
     let args = parse_args();
