@@ -148,3 +148,33 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     assert!(out.join("checkpoints/step-0000001/adapter_model.safetensors").is_file());
     assert!(!out.join("adapter").exists(), "no final adapter after a failed run");
 }
+
+/// `recfound s2sched replay --run` with the run's own settings reproduces the ratios training
+/// logged, exactly (one implementation), and other settings give other ratios.
+#[test]
+fn replay_reproduces_the_logged_ratios() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let result = run(&recipe(tmp.path(), "", ""), &out);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let replay = |extra: &[&str], file: &str| {
+        let target = tmp.path().join(file);
+        let status = Command::new(env!("CARGO_BIN_EXE_recfound"))
+            .args(["s2sched", "replay", "--run", out.to_str().unwrap(), "--out", target.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        std::fs::read_to_string(target).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    let logged: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("schedule.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let same = replay(&[], "same.jsonl");
+    assert_eq!(same.len(), logged.len());
+    for (r, l) in same.iter().zip(&logged) {
+        assert_eq!(r["omega"], l["omega"], "step {}", l["step"]);
+    }
+    // One task per branch here, so every omega is 1; beta shows the other settings.
+    let other = replay(&["--tau", "0.5", "--warmup-steps", "0"], "other.jsonl");
+    assert!(other.iter().zip(&same).any(|(o, s)| o["beta"] != s["beta"]), "other settings changed nothing");
+}

@@ -12,6 +12,7 @@ mod inputs;
 mod itemtok;
 mod merge;
 mod recipe;
+mod s2sched;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,8 @@ pub enum Command {
     Itemtok(itemtok::ItemtokArgs),
     /// LoRA / TMoLE adapters: init, merge-into-base, routing.
     Adapter(adapter::AdapterCmd),
+    /// S2Sched tools: replay logged validation losses with other hyperparameters.
+    S2sched(s2sched::S2schedArgs),
     /// Evaluate on the RecFound test splits (predictions per row, metrics; resumable), or
     /// rescore saved predictions.
     Eval(eval::EvalArgs),
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(args) => data::run(args),
         Command::Itemtok(args) => itemtok::run(args),
         Command::Adapter(cmd) => adapter::run(cmd),
+        Command::S2sched(args) => s2sched::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Merge(args) => merge::run(args),
     }

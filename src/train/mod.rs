@@ -8,6 +8,7 @@ pub mod losses;
 pub mod lr;
 pub mod model;
 pub mod plots;
+pub mod replay;
 pub mod s2sched;
 pub mod strategy;
 pub mod task_pools;
