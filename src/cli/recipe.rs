@@ -1,4 +1,4 @@
-//! `recfound recipe FILE.toml [--out RUN_DIR] [--set key=value ...]`: runs a recipe. The run
+//! `recfound recipe FILE.toml [--out RUN_DIR | --resume RUN_DIR] [--set key=value ...]`: runs a recipe. The run
 //! directory defaults to `runs/<recipe file stem>/`.
 
 use std::path::PathBuf;
@@ -24,18 +24,25 @@ pub struct RecipeArgs {
     /// Backend: ndarray, flex, wgpu or cuda (default: a GPU when compiled in, else flex).
     #[arg(long, value_parser = super::parse_backend)]
     pub backend: Option<BackendKind>,
+    /// Continue a training run from its newest complete checkpoint (the run directory).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
 }
 
 pub fn run(args: RecipeArgs) -> anyhow::Result<()> {
     let recipe = load_recipe(&args.file, &args.sets)?;
     let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-    let run_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem));
+    let run_dir = args.resume.clone().or_else(|| args.out.clone()).unwrap_or_else(|| PathBuf::from("runs").join(stem));
+    let resume = args.resume.is_some();
+    if resume && recipe.run.kind != RunKind::Recfound {
+        anyhow::bail!("--resume applies to training recipes (kind = \"recfound\")");
+    }
     let backend = args.backend.unwrap_or_else(BackendKind::default_compiled);
     eprintln!("recipe {} ({:?}) on {backend}, run directory {}", args.file.display(), recipe.run.kind, run_dir.display());
-    with_backend!(backend, |B, device| run_on::<B>(&recipe, &run_dir, &device))
+    with_backend!(backend, |B, device| run_on::<B>(&recipe, &run_dir, &device, resume))
 }
 
-fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::Device) -> anyhow::Result<()> {
+fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::Device, resume: bool) -> anyhow::Result<()> {
     let start = Instant::now();
     match recipe.run.kind {
         RunKind::Quickstart => {
@@ -58,7 +65,7 @@ fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::De
             }
         }
         RunKind::Recfound => {
-            let r = recfound_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device).context("recfound training")?;
+            let r = recfound_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device, resume).context("recfound training")?;
             println!("tasks       embedding {:?}, generative {:?}", r.embedding_tasks, r.generative_tasks);
             println!("trained     {} steps, {} adapter parameters", r.steps, r.trainable_parameters);
             if let (Some(first), Some(last)) = (r.first_loss, r.last_loss) {

@@ -5,10 +5,8 @@
 
 use std::path::Path;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn_store::{ApplyError, ModuleSnapshot, SafetensorsStore};
 
@@ -73,36 +71,16 @@ pub fn load_rqvae<B: Backend>(config: &RqVaeConfig, path: &Path, device: &B::Dev
     Ok(model)
 }
 
-/// The ids of the network's parameters in visiting order. The optimizer state is keyed by them,
-/// and safetensors does not keep them, so a checkpoint stores them beside the weights.
+/// The ids of the network's parameters in visiting order (see [`crate::nn::param_ids`]).
 pub fn param_ids<B: Backend>(model: &RqVae<B>) -> Vec<u64> {
-    struct Ids(Vec<u64>);
-    impl<B: Backend> ModuleVisitor<B> for Ids {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            self.0.push(param.id.val());
-        }
-    }
-    let mut ids = Ids(Vec::new());
-    model.visit(&mut ids);
-    ids.0
+    crate::nn::param_ids::<B, _>(model)
 }
 
 /// Gives the parameters the ids `ids` (from [`param_ids`]) in visiting order, so a saved
 /// optimizer state applies to a network loaded from safetensors.
 pub fn set_param_ids<B: Backend>(model: RqVae<B>, ids: &[u64]) -> Result<RqVae<B>, ItemTokError> {
     let count = param_ids(&model).len();
-    if count != ids.len() {
-        return Err(ItemTokError::config("param_ids", format!("{} ids for {count} parameters", ids.len())));
-    }
-    struct SetIds<'a>(std::slice::Iter<'a, u64>);
-    impl<B: Backend> ModuleMapper<B> for SetIds<'_> {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-            let (_, tensor, mapper) = param.consume();
-            let id = ParamId::from(*self.0.next().expect("counts checked above"));
-            Param::from_mapped_value(id, tensor, mapper)
-        }
-    }
-    Ok(model.map(&mut SetIds(ids.iter())))
+    crate::nn::set_param_ids::<B, _>(model, ids).ok_or_else(|| ItemTokError::config("param_ids", format!("{} ids for {count} parameters", ids.len())))
 }
 
 /// The optimizer state as bytes (named MessagePack).

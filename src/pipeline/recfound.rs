@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::AdamWConfig;
+use burn::optim::{AdamWConfig, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 use serde::Serialize;
@@ -25,7 +25,9 @@ use crate::text::{PromptTemplate, TextTokenizer};
 use crate::train::data::{PrepareSettings, prepare};
 use crate::train::loader::{Sampling, TaskWeightedLoader};
 use crate::train::lr::WarmupDecay;
-use crate::train::strategy::{LoopSettings, Outcome, QuietRenderer, S2SchedStrategy};
+use crate::train::checkpoint::{OPTIMIZER_FILE, STATE_FILE, SharedOptimizer, TrainState, latest_checkpoint, optimizer_bytes, read_optimizer_record, truncate_log};
+use crate::train::plots::RunHistory;
+use crate::train::strategy::{LoopSettings, Outcome, QuietRenderer, RecFoundOptimizer, S2SchedStrategy, SaveOptimizer};
 use crate::train::{RecFoundModel, S2Sched, S2SchedConfig, TaskPools};
 
 /// What the run did (also `summary.json`).
@@ -45,17 +47,31 @@ fn invalid(message: impl Into<String>) -> PipelineError {
     PipelineError::Train(message.into())
 }
 
-/// Trains per the recipe into `run_dir`.
-pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> Result<TrainReport, PipelineError> {
+/// Trains per the recipe into `run_dir`; with `resume`, continues from the run's newest complete
+/// checkpoint exactly where it stopped.
+pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Device, resume: bool) -> Result<TrainReport, PipelineError> {
     let t = recipe.train.as_ref().ok_or_else(|| invalid("a `recfound` run needs [train]"))?;
     let sched = recipe.s2sched.clone().unwrap_or_default();
     B::seed(device, recipe.run.seed);
     let resolved = toml::to_string_pretty(recipe).map_err(|e| PipelineError::Serialize { what: "the resolved recipe", message: e.to_string() })?;
-    write_output(run_dir.join("recipe.toml"), resolved.as_bytes())?;
-    for name in ["metrics.jsonl", "schedule.jsonl"] {
-        // A new run starts its logs afresh (resume is not offered yet).
-        let _ = std::fs::remove_file(run_dir.join(name));
-    }
+    let resumed: Option<(std::path::PathBuf, TrainState)> = if resume {
+        let dir = latest_checkpoint(run_dir).ok_or_else(|| invalid(format!("{}: no complete checkpoint to resume from", run_dir.join("checkpoints").display())))?;
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        let state: TrainState = serde_json::from_str(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        // The logs keep what the checkpoint covers; the steps after it are redone.
+        for name in ["metrics.jsonl", "schedule.jsonl"] {
+            truncate_log(&run_dir.join(name), state.step).map_err(|e| invalid(format!("{name}: {e}")))?;
+        }
+        tracing::info!(step = state.step, dir = %dir.display(), "resuming");
+        Some((dir, state))
+    } else {
+        write_output(run_dir.join("recipe.toml"), resolved.as_bytes())?;
+        for name in ["metrics.jsonl", "schedule.jsonl"] {
+            let _ = std::fs::remove_file(run_dir.join(name));
+        }
+        None
+    };
 
     // A checkpoint, or a config.json to initialise randomly (the quickstart's tiny model); the
     // tokenizer sits beside either.
@@ -91,12 +107,18 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
     }
     .no_grad();
     let adapter_section = recipe.adapter.clone().unwrap_or_else(|| toml::from_str("").expect("defaults"));
-    let adapter = match &adapter_section.path {
-        Some(dir) => load_adapter(dir, &decoder, device)?,
-        None => Adapter::new(adapter_section.to_config(), &decoder, false, device)?,
-    };
     let base_name = model_dir.display().to_string();
-    save_adapter(&adapter, &run_dir.join("adapter-init"), Some(&base_name))?;
+    let adapter = match (&resumed, &adapter_section.path) {
+        (Some((dir, state)), _) => {
+            let adapter = load_adapter(dir, &decoder, device)?;
+            crate::nn::set_param_ids::<B, _>(adapter, &state.param_ids).ok_or_else(|| invalid(format!("{}: parameter ids do not match the adapter", dir.display())))?
+        }
+        (None, Some(dir)) => load_adapter(dir, &decoder, device)?,
+        (None, None) => Adapter::new(adapter_section.to_config(), &decoder, false, device)?,
+    };
+    if resumed.is_none() {
+        save_adapter(&adapter, &run_dir.join("adapter-init"), Some(&base_name))?;
+    }
     let trainable = adapter.num_params();
     let model = RecFoundModel { decoder, adapter, temperature: t.temperature };
 
@@ -107,17 +129,48 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
     let sched_config = S2SchedConfig { mode: sched.mode, warmup_steps: warmup, window: sched.window, tau: sched.tau };
     let emb_sizes: Vec<usize> = data.examples.embedding.iter().map(Vec::len).collect();
     let gen_sizes: Vec<usize> = data.examples.generative.iter().map(Vec::len).collect();
-    let emb_sched = S2Sched::new(sched_config.clone(), &emb_sizes).map_err(|e| invalid(e.to_string()))?;
-    let gen_sched = S2Sched::new(sched_config, &gen_sizes).map_err(|e| invalid(e.to_string()))?;
-    let sampling = Sampling {
-        embedding_counts: emb_sched.allocation(embedding_batch).map_err(|e| invalid(e.to_string()))?,
-        generative_counts: gen_sched.allocation(generative_batch).map_err(|e| invalid(e.to_string()))?,
-        embedding_pools: TaskPools::new(&emb_sizes, recipe.run.seed),
-        generative_pools: TaskPools::new(&gen_sizes, recipe.run.seed.wrapping_add(1)),
+    let (emb_sched, gen_sched, sampling, start_step, outcome, history) = match &resumed {
+        Some((_, st)) => (
+            st.embedding_sched.clone(),
+            st.generative_sched.clone(),
+            Sampling {
+                embedding_counts: st.embedding_counts.clone(),
+                generative_counts: st.generative_counts.clone(),
+                embedding_pools: st.embedding_pools.clone(),
+                generative_pools: st.generative_pools.clone(),
+            },
+            st.step,
+            Outcome { steps_done: st.step, first_loss: st.first_loss, last_loss: st.last_loss, error: None },
+            st.history.clone(),
+        ),
+        None => {
+            let emb_sched = S2Sched::new(sched_config.clone(), &emb_sizes).map_err(|e| invalid(e.to_string()))?;
+            let gen_sched = S2Sched::new(sched_config, &gen_sizes).map_err(|e| invalid(e.to_string()))?;
+            let sampling = Sampling {
+                embedding_counts: emb_sched.allocation(embedding_batch).map_err(|e| invalid(e.to_string()))?,
+                generative_counts: gen_sched.allocation(generative_batch).map_err(|e| invalid(e.to_string()))?,
+                embedding_pools: TaskPools::new(&emb_sizes, recipe.run.seed),
+                generative_pools: TaskPools::new(&gen_sizes, recipe.run.seed.wrapping_add(1)),
+            };
+            (emb_sched, gen_sched, sampling, 0, Outcome::default(), RunHistory::default())
+        }
     };
+    if start_step >= t.steps {
+        return Err(invalid(format!("the run already finished its {} steps", t.steps)));
+    }
     let sampling = Arc::new(Mutex::new(sampling));
     let examples = Arc::new(data.examples);
-    let outcome = Arc::new(Mutex::new(Outcome::default()));
+    let outcome = Arc::new(Mutex::new(outcome));
+    let mut optim = SharedOptimizer { inner: Arc::new(Mutex::new(AdamWConfig::new().with_weight_decay(t.weight_decay as f32).init::<B, RecFoundModel<B>>())) };
+    if let Some((dir, _)) = &resumed {
+        let record = read_optimizer_record::<RecFoundModel<B>, B, RecFoundOptimizer<B>>(&dir.join(OPTIMIZER_FILE), device).map_err(invalid)?;
+        optim = optim.load_record(record);
+    }
+    let handle = optim.clone();
+    let save_optimizer: SaveOptimizer = Box::new(move |path| {
+        let bytes = optimizer_bytes::<RecFoundModel<B>, B, _>(&handle)?;
+        crate::io::write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    });
     let strategy = S2SchedStrategy {
         settings: LoopSettings {
             steps: t.steps,
@@ -128,20 +181,22 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
             validation_chunk: 16,
             run_dir: run_dir.to_path_buf(),
             base_model: base_name.clone(),
+            start_step,
+            seed: recipe.run.seed,
         },
         embedding_sched: Mutex::new(emb_sched),
         generative_sched: Mutex::new(gen_sched),
         sampling: sampling.clone(),
         validation: data.validation,
         outcome: outcome.clone(),
-        history: Default::default(),
+        history: Mutex::new(history),
+        save_optimizer,
     };
 
-    let train_loader = Arc::new(TaskWeightedLoader::<B>::new(examples.clone(), sampling.clone(), t.steps));
+    let train_loader = Arc::new(TaskWeightedLoader::<B>::new(examples.clone(), sampling.clone(), t.steps - start_step));
     let valid_loader = Arc::new(TaskWeightedLoader::<B::InnerBackend>::new(examples, sampling, 0));
     let warmup_steps = (t.warmup_ratio * t.steps as f64).ceil() as usize;
-    let lr = WarmupDecay { lr: t.lr, min_lr: t.min_lr, warmup_steps, total_steps: t.steps, decay: t.decay, step: 0 };
-    let optim = AdamWConfig::new().with_weight_decay(t.weight_decay as f32).init::<B, RecFoundModel<B>>();
+    let lr = WarmupDecay { lr: t.lr, min_lr: t.min_lr, warmup_steps, total_steps: t.steps, decay: t.decay, step: start_step };
     let learner = Learner::new(model, optim, lr);
     let start = Instant::now();
     let result = SupervisedTraining::new(run_dir, train_loader, valid_loader)

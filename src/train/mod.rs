@@ -2,6 +2,7 @@
 //! The training loop that drives them lives beside these modules.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod data;
 pub mod loader;
 pub mod losses;

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::plot::{Chart, LineChart, Series};
 
 /// What the plots are drawn from, collected as training goes.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunHistory {
     /// (step, embedding loss, generative loss)
     pub train: Vec<(usize, Option<f64>, Option<f64>)>,

@@ -29,12 +29,18 @@ use super::batch::{EmbeddingExample, GenerativeExample};
 use super::loader::Sampling;
 use super::lr::WarmupDecay;
 use super::model::RecFoundModel;
+use super::checkpoint::{OPTIMIZER_FILE, STATE_FILE, SharedOptimizer, TrainState, checkpoint_dir};
 use super::plots::RunHistory;
 use super::s2sched::S2Sched;
 
 /// The learning components this strategy trains.
-pub type RecFoundComponents<B> =
-    LearningComponentsMarker<B, WarmupDecay, RecFoundModel<B>, OptimizerAdaptor<AdamW, RecFoundModel<B>, B>>;
+pub type RecFoundComponents<B> = LearningComponentsMarker<B, WarmupDecay, RecFoundModel<B>, RecFoundOptimizer<B>>;
+
+/// AdamW over the model, with a handle the strategy reads to checkpoint its state.
+pub type RecFoundOptimizer<B> = SharedOptimizer<OptimizerAdaptor<AdamW, RecFoundModel<B>, B>>;
+
+/// Writes the optimizer's state to a file (set up by the caller, which knows the backend).
+pub type SaveOptimizer = Box<dyn Fn(&std::path::Path) -> Result<(), String> + Send + Sync>;
 
 /// The fixed validation sample of every task (paper: 128 rows each).
 #[derive(Debug, Default)]
@@ -55,7 +61,16 @@ pub struct LoopSettings {
     pub validation_chunk: usize,
     pub run_dir: PathBuf,
     pub base_model: String,
+    /// Steps already done (a resumed run); 0 for a fresh one.
+    pub start_step: usize,
+    /// Seeds the backend's RNG (dropout) at every step as `seed + step`, so a resumed run
+    /// draws what the uninterrupted one drew.
+    pub seed: u64,
 }
+
+/// Test hook: `RECFOUND_ABORT_AFTER_STEP=N` aborts the process (as `kill -9` would) right after
+/// step N's checkpoint, so crash-and-resume can be tested deterministically.
+const ABORT_ENV: &str = "RECFOUND_ABORT_AFTER_STEP";
 
 /// How the run ended, read by the caller after `launch` returns.
 #[derive(Debug, Clone, Default)]
@@ -77,6 +92,7 @@ pub struct S2SchedStrategy {
     pub outcome: Arc<Mutex<Outcome>>,
     /// What `loss.png` and `ratios.png` are drawn from.
     pub history: Mutex<RunHistory>,
+    pub save_optimizer: SaveOptimizer,
 }
 
 impl S2SchedStrategy {
@@ -158,6 +174,36 @@ impl S2SchedStrategy {
         self.draw(&history);
     }
 
+    /// Writes `checkpoints/step-N/` whole or not at all: into a temporary directory, renamed
+    /// when complete (`state.json` last).
+    fn save_checkpoint<B: Backend>(&self, step: usize, adapter: &crate::adapters::Adapter<B>) -> Result<(), String> {
+        let s = &self.settings;
+        let dir = checkpoint_dir(&s.run_dir, step);
+        let tmp = dir.with_file_name(format!(".step-{step:07}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        save_adapter(adapter, &tmp, Some(&s.base_model)).map_err(|e| e.to_string())?;
+        (self.save_optimizer)(&tmp.join(OPTIMIZER_FILE))?;
+        let sampling = self.sampling.lock().expect("sampling lock");
+        let outcome = self.outcome.lock().expect("outcome lock");
+        let state = TrainState {
+            step,
+            param_ids: crate::nn::param_ids::<B, _>(adapter),
+            embedding_sched: self.embedding_sched.lock().expect("scheduler lock").clone(),
+            generative_sched: self.generative_sched.lock().expect("scheduler lock").clone(),
+            embedding_counts: sampling.embedding_counts.clone(),
+            generative_counts: sampling.generative_counts.clone(),
+            embedding_pools: sampling.embedding_pools.clone(),
+            generative_pools: sampling.generative_pools.clone(),
+            first_loss: outcome.first_loss,
+            last_loss: outcome.last_loss,
+            history: self.history.lock().expect("history lock").clone(),
+        };
+        let text = serde_json::to_string(&state).map_err(|e| e.to_string())?;
+        crate::io::write_atomic(&tmp.join(STATE_FILE), text.as_bytes()).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&tmp, &dir).map_err(|e| format!("{}: {e}", dir.display()))
+    }
+
     fn draw(&self, history: &RunHistory) {
         if let Err(e) = history.write_pngs(&self.settings.run_dir) {
             tracing::warn!("drawing the run's plots: {e}");
@@ -184,13 +230,20 @@ impl<B: AutodiffBackend> SupervisedLearningStrategy<RecFoundComponents<B>> for S
         let progress = indicatif::ProgressBar::new(s.steps as u64).with_style(
             indicatif::ProgressStyle::with_template("train {bar:30} {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}").expect("valid template"),
         );
-        // Ratios from the first validation pass (S2Sched keeps them uniform during its warmup).
-        self.update(0, &learner.model().valid(), &mut schedule);
+        // Ratios from the first validation pass (S2Sched keeps them uniform during its warmup);
+        // a resumed run restored them with the rest of its state.
+        if s.start_step == 0 {
+            self.update(0, &learner.model().valid(), &mut schedule);
+        }
+        progress.set_position(s.start_step as u64);
+        let abort_after: Option<usize> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
+        let device = learner.model().decoder.model.embed_tokens.weight.device();
         let global = Progress { items_processed: 1, items_total: 1 };
         let mut batches = dataloader_train.iter();
-        let mut step = 0;
+        let mut step = s.start_step;
         while let Some(batch) = batches.next() {
             step += 1;
+            B::seed(&device, s.seed.wrapping_add(step as u64));
             let start = Instant::now();
             learner.lr_step();
             let tokens: usize = batch.generative.iter().map(|e| e.encoding.ids.len()).sum::<usize>()
@@ -227,10 +280,12 @@ impl<B: AutodiffBackend> SupervisedLearningStrategy<RecFoundComponents<B>> for S
                 self.update(step, &learner.model().valid(), &mut schedule);
             }
             if step % s.save_every.max(1) == 0 || step == s.steps {
-                let dir = s.run_dir.join("checkpoints").join(format!("step-{step:07}"));
-                if let Err(e) = save_adapter(&learner.model().adapter, &dir, Some(&s.base_model)) {
-                    tracing::warn!("saving {}: {e}", dir.display());
+                if let Err(e) = self.save_checkpoint(step, &learner.model().adapter) {
+                    tracing::warn!("checkpoint at step {step}: {e}");
                 }
+            }
+            if abort_after == Some(step) {
+                std::process::abort();
             }
             if interrupter.should_stop() {
                 break;
