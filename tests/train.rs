@@ -213,3 +213,71 @@ fn kill_and_resume_is_bit_exact() {
     let final_of = |d: &Path| std::fs::read(d.join("adapter/adapter_model.safetensors")).unwrap();
     assert_eq!(final_of(&straight), final_of(&crashed), "the final adapters differ");
 }
+
+/// Micro-batches (CE summed over micro-batches, InfoNCE through GradCache) give the gradients
+/// of one big batch.
+#[test]
+fn accumulation_equals_one_big_batch() {
+    use burn::backend::Autodiff;
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::optim::GradientsParams;
+    use burn::tensor::backend::Backend;
+    use burn::tensor::Tensor;
+    use recfound::adapters::{Adapter, AdapterConfig};
+    use recfound::backbone::DecoderConfig;
+    use recfound::text::{PromptTemplate, TextTokenizer};
+    use recfound::train::data::{PrepareSettings, prepare};
+    use recfound::train::{JointBatch, RecFoundModel};
+
+    type B = common::TestBackend;
+    type AB = Autodiff<B>;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let device = Default::default();
+    let config = DecoderConfig::from_hf_file(&root.join("models/tiny-qwen2/config.json")).unwrap();
+    AB::seed(&device, 3);
+    let decoder = config.init::<AB>(&device).no_grad();
+    let mut adapter_config = AdapterConfig::recfound_tmole();
+    adapter_config.r = 4;
+    adapter_config.lora_dropout = 0.0;
+    adapter_config.tmole.as_mut().unwrap().task_embedding_dim = 16;
+    let adapter = Adapter::new(adapter_config, &decoder, true, &device).unwrap();
+    let tok = TextTokenizer::from_dir(root.join("models/tiny-qwen2")).unwrap();
+    let settings = PrepareSettings { template: PromptTemplate::GritLm, group_size: 2, max_len: 96, max_rows: 0, validation_samples: 2 };
+    let data = prepare(&fixture_dir().join("recfound_tiny"), &[], &tok, &settings).unwrap();
+    let batch = JointBatch { embedding: data.examples.embedding[0][..5].to_vec(), generative: data.examples.generative[0][..5].to_vec() };
+
+    let mut model = RecFoundModel { decoder, adapter, temperature: 0.05, micro_batch: 0, seed: 1 };
+    let big = model.joint_loss(&batch);
+    let big_loss: f32 = big.loss.clone().into_scalar();
+    let big_grads = GradientsParams::from_grads(big.loss.backward(), &model);
+    model.micro_batch = 3; // 15 embedding inputs in 5 passes, 5 generative examples in 2
+    let acc = model.accumulated_step(&batch);
+    let acc_loss: f32 = acc.item.loss.clone().into_scalar();
+    assert!((big_loss - acc_loss).abs() < 1e-4, "{big_loss} vs {acc_loss}");
+
+    struct Compare<'a> {
+        a: &'a GradientsParams,
+        b: &'a GradientsParams,
+        worst: f32,
+        largest: f32,
+        params: usize,
+    }
+    impl ModuleVisitor<AB> for Compare<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
+            let (Some(a), Some(b)) = (self.a.get::<B, D>(param.id), self.b.get::<B, D>(param.id)) else {
+                panic!("a parameter has a gradient in one run only");
+            };
+            let a: Vec<f32> = a.into_data().to_vec().unwrap();
+            let b: Vec<f32> = b.into_data().to_vec().unwrap();
+            for (x, y) in a.iter().zip(&b) {
+                self.worst = self.worst.max((x - y).abs());
+                self.largest = self.largest.max(x.abs());
+            }
+            self.params += 1;
+        }
+    }
+    let mut cmp = Compare { a: &big_grads, b: &acc.grads, worst: 0.0, largest: 0.0, params: 0 };
+    model.adapter.visit(&mut cmp);
+    assert!(cmp.params > 10 && cmp.largest > 1e-3, "no gradients to compare");
+    assert!(cmp.worst <= 1e-5 + 1e-4 * cmp.largest, "max |diff| {} (largest gradient {})", cmp.worst, cmp.largest);
+}

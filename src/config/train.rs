@@ -22,6 +22,11 @@ pub struct TrainSection {
     pub embedding_batch: usize,
     /// Generative examples per step.
     pub generative_batch: usize,
+    /// Inputs per forward pass (0: a branch's whole batch at once). Smaller values reach the
+    /// same gradients with less memory: cross-entropy sums over micro-batches, InfoNCE uses
+    /// GradCache's two passes, so in-batch negatives still span the whole batch.
+    #[serde(default)]
+    pub micro_batch: usize,
     #[serde(default = "default_lr")]
     pub lr: f64,
     #[serde(default)]

@@ -120,7 +120,7 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
         save_adapter(&adapter, &run_dir.join("adapter-init"), Some(&base_name))?;
     }
     let trainable = adapter.num_params();
-    let model = RecFoundModel { decoder, adapter, temperature: t.temperature };
+    let model = RecFoundModel { decoder, adapter, temperature: t.temperature, micro_batch: t.micro_batch, seed: recipe.run.seed };
 
     // Per-type batch sizes apply only where the data has tasks of that type.
     let embedding_batch = if data.embedding_tasks.is_empty() { 0 } else { t.embedding_batch };
