@@ -63,16 +63,23 @@ fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::De
                     println!("            {}", row.iter().map(|c| format!("{c:+.3}")).collect::<Vec<_>>().join(" "));
                 }
             }
+            if let Some(t) = &r.train {
+                print_training(t);
+            }
         }
         RunKind::Recfound => {
             let r = recfound_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device, resume).context("recfound training")?;
-            println!("tasks       embedding {:?}, generative {:?}", r.embedding_tasks, r.generative_tasks);
-            println!("trained     {} steps, {} adapter parameters", r.steps, r.trainable_parameters);
-            if let (Some(first), Some(last)) = (r.first_loss, r.last_loss) {
-                println!("loss        {first:.4} (first step) -> {last:.4} (last step)");
-            }
+            print_training(&r);
         }
     }
     println!("done in {:.1}s; outputs in {}", start.elapsed().as_secs_f64(), run_dir.display());
     Ok(())
+}
+
+fn print_training(r: &recfound_run::TrainReport) {
+    println!("tasks       embedding {:?}, generative {:?}", r.embedding_tasks, r.generative_tasks);
+    println!("trained     {} steps, {} adapter parameters, {:.1}s", r.steps, r.trainable_parameters, r.seconds);
+    if let (Some(first), Some(last)) = (r.first_loss, r.last_loss) {
+        println!("loss        {first:.4} (first step) -> {last:.4} (last step)");
+    }
 }

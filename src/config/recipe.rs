@@ -171,7 +171,7 @@ impl Recipe {
                 task.parse::<crate::recfound::TaskId>().map_err(|e| invalid("adapter.task", e.to_string()))?;
             }
         }
-        if self.run.kind == RunKind::Recfound {
+        if self.run.kind == RunKind::Recfound || self.train.is_some() {
             self.check_training(&invalid)?;
         }
         if let Some(e) = &self.embed {

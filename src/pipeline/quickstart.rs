@@ -32,6 +32,8 @@ pub struct QuickstartReport {
     pub embedding_cosine: Vec<Vec<f32>>,
     /// `lora` or `tmole` when the recipe attaches an adapter.
     pub adapter: Option<String>,
+    /// The training stage's report, when the recipe has `[train]`.
+    pub train: Option<super::recfound::TrainReport>,
 }
 
 /// Runs the quickstart recipe, writing `recipe.toml`, `generations.jsonl`,
@@ -65,6 +67,7 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
         embedding_dim: 0,
         embedding_cosine: Vec::new(),
         adapter: None,
+        train: None,
     };
 
     // An adapter, when the recipe asks for one: saved beside the outputs (a fresh one has B = 0,
@@ -143,6 +146,12 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
         let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, d], &bytes).map_err(serialize_err)?;
         let file = safetensors::serialize([("embeddings", view)], None).map_err(serialize_err)?;
         write_output(run_dir.join("embeddings.safetensors"), &file)?;
+    }
+
+    // RecFound training in small: the same model and adapter settings, trained jointly with
+    // S2Sched on the recipe's task sample (`train/` in the run directory).
+    if recipe.train.is_some() {
+        report.train = Some(super::recfound::run::<burn::backend::Autodiff<B>>(recipe, &run_dir.join("train"), device, false)?);
     }
 
     let summary = serde_json::to_string_pretty(&report)
