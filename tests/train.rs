@@ -212,6 +212,13 @@ fn kill_and_resume_is_bit_exact() {
     }
     let final_of = |d: &Path| std::fs::read(d.join("adapter/adapter_model.safetensors")).unwrap();
     assert_eq!(final_of(&straight), final_of(&crashed), "the final adapters differ");
+    // Resuming under another recipe is refused.
+    let other = Command::new(env!("CARGO_BIN_EXE_recfound"))
+        .args(["recipe", path.to_str().unwrap(), "--backend", "ndarray", "--resume", crashed.to_str().unwrap(), "--set", "train.lr=0.5"])
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("the recipe differs"), "{}", String::from_utf8_lossy(&other.stderr));
 }
 
 /// Micro-batches (CE summed over micro-batches, InfoNCE through GradCache) give the gradients

@@ -55,6 +55,12 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
     B::seed(device, recipe.run.seed);
     let resolved = toml::to_string_pretty(recipe).map_err(|e| PipelineError::Serialize { what: "the resolved recipe", message: e.to_string() })?;
     let resumed: Option<(std::path::PathBuf, TrainState)> = if resume {
+        // Resuming under other settings would silently mix two runs.
+        let saved_path = run_dir.join("recipe.toml");
+        let saved = std::fs::read_to_string(&saved_path).map_err(|e| invalid(format!("{}: {e}", saved_path.display())))?;
+        if saved != resolved {
+            return Err(invalid(format!("{}: the recipe differs from the one this run started with; resume with the same recipe and --set overrides", saved_path.display())));
+        }
         let dir = latest_checkpoint(run_dir).ok_or_else(|| invalid(format!("{}: no complete checkpoint to resume from", run_dir.join("checkpoints").display())))?;
         let path = dir.join(STATE_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
