@@ -23,6 +23,12 @@ pub type CudaBackend = burn::backend::Cuda<f32>;
 #[cfg(test)]
 pub type TestBackend = burn::backend::NdArray<f32>;
 
+/// A `[rows, cols]` test tensor from row-major values (unit tests' hand-computed cases).
+#[cfg(test)]
+pub fn test_matrix(values: &[f32], shape: [usize; 2]) -> burn::tensor::Tensor<TestBackend, 2> {
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values.to_vec(), shape), &Default::default())
+}
+
 /// A backend chosen by name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {

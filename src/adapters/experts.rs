@@ -101,9 +101,7 @@ mod tests {
 
     type B = TestBackend;
 
-    fn t2(values: &[f32], shape: [usize; 2]) -> Tensor<B, 2> {
-        Tensor::from_data(TensorData::new(values.to_vec(), shape), &Default::default())
-    }
+    use crate::backend::test_matrix as t2;
 
     #[test]
     fn fresh_experts_add_nothing() {

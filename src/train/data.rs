@@ -112,6 +112,34 @@ fn kind_name(row: &RecFoundRow) -> &'static str {
     }
 }
 
+/// One split's rows as examples of one kind. `convert` gives `None` for a row of the other kind
+/// (an error naming the line), `Some(Ok(None))` for a row to skip (counted).
+fn split_examples<T>(
+    dir: &Path,
+    split: Split,
+    task: TaskId,
+    rows: &[RecFoundRow],
+    expected: &'static str,
+    convert: impl Fn(usize, &RecFoundRow) -> Option<Result<Option<T>, BatchError>>,
+) -> Result<(Vec<T>, usize), PrepareError> {
+    let path = dir.join(format!("{}.jsonl", split.name())).display().to_string();
+    let mut out = Vec::with_capacity(rows.len());
+    let mut skipped = 0;
+    for (i, row) in rows.iter().enumerate() {
+        match convert(i + 1, row) {
+            Some(example) => match example? {
+                Some(e) => out.push(e),
+                None => skipped += 1,
+            },
+            None => return Err(PrepareError::WrongKind { path, line: i + 1, task, found: kind_name(row), expected }),
+        }
+    }
+    if out.is_empty() {
+        return Err(PrepareError::EmptyPool { task, split: split.name(), path });
+    }
+    Ok((out, skipped))
+}
+
 fn embedding_examples(
     dir: &Path,
     split: Split,
@@ -120,18 +148,10 @@ fn embedding_examples(
     tok: &TextTokenizer,
     s: &PrepareSettings,
 ) -> Result<(Vec<EmbeddingExample>, usize), PrepareError> {
-    let path = dir.join(format!("{}.jsonl", split.name())).display().to_string();
-    let mut out = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        match row {
-            RecFoundRow::Embedding(r) => out.push(embedding_example(r, i + 1, tok, s.template, s.group_size, s.max_len)?),
-            other => return Err(PrepareError::WrongKind { path, line: i + 1, task, found: kind_name(other), expected: "an embedding task" }),
-        }
-    }
-    if out.is_empty() {
-        return Err(PrepareError::EmptyPool { task, split: split.name(), path });
-    }
-    Ok((out, 0))
+    split_examples(dir, split, task, rows, "an embedding task", |line, row| match row {
+        RecFoundRow::Embedding(r) => Some(embedding_example(r, line, tok, s.template, s.group_size, s.max_len).map(Some)),
+        RecFoundRow::Generative(_) => None,
+    })
 }
 
 fn generative_examples(
@@ -142,20 +162,8 @@ fn generative_examples(
     tok: &TextTokenizer,
     s: &PrepareSettings,
 ) -> Result<(Vec<GenerativeExample>, usize), PrepareError> {
-    let path = dir.join(format!("{}.jsonl", split.name())).display().to_string();
-    let mut out = Vec::with_capacity(rows.len());
-    let mut skipped = 0;
-    for (i, row) in rows.iter().enumerate() {
-        match row {
-            RecFoundRow::Generative(r) => match generative_example(r, i + 1, tok, s.template, s.max_len)? {
-                Some(e) => out.push(e),
-                None => skipped += 1,
-            },
-            other => return Err(PrepareError::WrongKind { path, line: i + 1, task, found: kind_name(other), expected: "a generative task" }),
-        }
-    }
-    if out.is_empty() {
-        return Err(PrepareError::EmptyPool { task, split: split.name(), path });
-    }
-    Ok((out, skipped))
+    split_examples(dir, split, task, rows, "a generative task", |line, row| match row {
+        RecFoundRow::Generative(r) => Some(generative_example(r, line, tok, s.template, s.max_len)),
+        RecFoundRow::Embedding(_) => None,
+    })
 }
