@@ -16,6 +16,7 @@ pub mod merge;
 pub mod nn;
 pub mod pipeline;
 pub mod plot;
+pub mod recbase;
 pub mod recfound;
 pub mod text;
 pub mod train;
