@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod recbase;
 pub mod recfound;
+pub mod report;
 pub mod text;
 pub mod train;
 
