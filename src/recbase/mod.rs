@@ -6,7 +6,9 @@
 //!   (`pretrain`), zero-shot scoring (`score`) and top-k recommendation (`recommend`).
 
 pub mod error;
+pub mod run;
 pub mod vocab;
 
 pub use error::RecBaseError;
+pub use run::{RecBaseRun, save_final};
 pub use vocab::{BOS, ConceptVocab, EOS, NUM_SPECIALS, PAD, VOCAB_FILE};
