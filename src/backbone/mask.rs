@@ -1,6 +1,7 @@
 //! Which tokens are real and who may attend to whom: padding (HF's `attention_mask`), causal or
-//! bidirectional attention, and the sliding window. Built once per forward call on the host,
-//! from plain vectors, and handed to every layer.
+//! bidirectional attention, the sliding window, and packed rows (a document mask: several
+//! sequences in one row, each attending only to itself, positions restarting at each). Built
+//! once per forward call on the host, from plain vectors, and handed to every layer.
 
 use burn::tensor::{Bool, Tensor, TensorData, backend::Backend};
 
@@ -19,12 +20,15 @@ pub struct TokenMask {
     batch: usize,
     len: usize,
     valid: Vec<bool>,
+    /// Packed rows: the segment of every token, row-major (0 = padding). `None`: one sequence
+    /// per row.
+    segments: Option<Vec<u32>>,
 }
 
 impl TokenMask {
     /// Every token is real.
     pub fn all(batch: usize, len: usize) -> Self {
-        Self { batch, len, valid: vec![true; batch * len] }
+        Self { batch, len, valid: vec![true; batch * len], segments: None }
     }
 
     /// Rows whose first `len - lengths[b]` tokens are padding (generation batches).
@@ -33,7 +37,7 @@ impl TokenMask {
             .iter()
             .flat_map(|&n| (0..len).map(move |t| t >= len - n.min(len)))
             .collect();
-        Self { batch: lengths.len(), len, valid }
+        Self { batch: lengths.len(), len, valid, segments: None }
     }
 
     /// Rows whose last `len - lengths[b]` tokens are padding (embedding and training batches).
@@ -42,14 +46,36 @@ impl TokenMask {
             .iter()
             .flat_map(|&n| (0..len).map(move |t| t < n))
             .collect();
-        Self { batch: lengths.len(), len, valid }
+        Self { batch: lengths.len(), len, valid, segments: None }
     }
 
     /// From explicit 0/1 rows, as HF's `attention_mask`.
     pub fn from_rows(rows: &[Vec<bool>]) -> Self {
         let len = rows.first().map_or(0, |r| r.len());
         assert!(rows.iter().all(|r| r.len() == len), "all mask rows must have the same length");
-        Self { batch: rows.len(), len, valid: rows.concat() }
+        Self { batch: rows.len(), len, valid: rows.concat(), segments: None }
+    }
+
+    /// Packed rows (RecBase pretraining): `rows[b][t]` is the segment of token t, 0 for padding.
+    /// Positions restart at each segment, and a token attends only to tokens of its own segment
+    /// (causally, in causal mode), so packing several users into a row equals running each
+    /// alone. A segment is a run of equal ids: `[1, 1, 2, 2, 0]` is two segments and a pad.
+    pub fn packed(rows: &[Vec<u32>]) -> Self {
+        let len = rows.first().map_or(0, |r| r.len());
+        assert!(rows.iter().all(|r| r.len() == len), "all segment rows must have the same length");
+        let segments = rows.concat();
+        let valid = segments.iter().map(|&s| s != 0).collect();
+        Self { batch: rows.len(), len, valid, segments: Some(segments) }
+    }
+
+    /// The segment of token t of `row` (`None` unless the mask is [`TokenMask::packed`]).
+    pub fn segment(&self, row: usize, t: usize) -> Option<u32> {
+        self.segments.as_ref().map(|s| s[row * self.len + t])
+    }
+
+    /// Whether the rows are packed (carry segment ids).
+    pub fn is_packed(&self) -> bool {
+        self.segments.is_some()
     }
 
     pub fn batch(&self) -> usize {
@@ -103,10 +129,15 @@ impl<B: Backend> AttnPlan<B> {
         let past = past_valid.first().map_or(0, |r| r.len());
         let tk = past + t;
 
+        assert!(!new.is_packed() || past == 0, "packed rows are for full-sequence passes, not a KV cache");
         let mut positions = Vec::with_capacity(batch * t);
         for b in 0..batch {
             let mut count = seen.get(b).copied().unwrap_or(0);
             for i in 0..t {
+                // A new segment starts its positions at 0, as if it were alone in its row.
+                if i > 0 && new.segment(b, i) != new.segment(b, i - 1) {
+                    count = 0;
+                }
                 if new.is_valid(b, i) {
                     positions.push(count);
                     count += 1;
@@ -124,7 +155,7 @@ impl<B: Backend> AttnPlan<B> {
         // `window` or more tokens after some key.
         let sliding_window = sliding_window.filter(|_| mode == AttnMode::Causal);
         let window_bites = sliding_window.is_some_and(|w| tk > w);
-        if !any_padding && !window_bites {
+        if !any_padding && !window_bites && !new.is_packed() {
             return Self { positions, mask: None, is_causal: mode == AttnMode::Causal && t > 1 };
         }
 
@@ -134,7 +165,10 @@ impl<B: Backend> AttnPlan<B> {
                 let qi = past + i;
                 let query_valid = new.is_valid(b, i);
                 for j in 0..tk {
+                    // Packed rows: another segment is another user (past == 0, so j indexes `new`).
+                    let other_segment = new.is_packed() && new.segment(b, j) != new.segment(b, i);
                     let hidden = !key_valid(b, j)
+                        || other_segment
                         || (mode == AttnMode::Causal && j > qi)
                         || sliding_window.is_some_and(|w| j <= qi && qi - j >= w);
                     // A padded query keeps its own key so that no softmax row is empty (NaN-free);
@@ -195,6 +229,70 @@ mod tests {
         let (pos, mask, _) = plan(&TokenMask::all(1, 1), &past, &[2], AttnMode::Causal, None);
         assert_eq!(pos, vec![2]);
         assert_eq!(mask.unwrap(), vec![true, false, false, false]);
+    }
+
+    #[test]
+    fn packed_segments_never_see_each_other_and_restart_positions() {
+        // Row 0: user A (3 tokens), user B (2 tokens), 1 pad. Row 1: one user of 6.
+        let m = TokenMask::packed(&[vec![1, 1, 1, 2, 2, 0], vec![1; 6]]);
+        let (pos, mask, causal) = plan(&m, &[], &[], AttnMode::Causal, None);
+        assert!(!causal);
+        assert_eq!(&pos[..6], &[0, 1, 2, 0, 1, 1]);
+        assert_eq!(&pos[6..], &[0, 1, 2, 3, 4, 5]);
+        let mask = mask.unwrap();
+        let seg = [1, 1, 1, 2, 2, 0];
+        for i in 0..6 {
+            for j in 0..6 {
+                let seen = !mask[i * 6 + j];
+                if seg[i] != 0 {
+                    // A real query sees exactly the earlier-or-same keys of its own segment.
+                    assert_eq!(seen, seg[j] == seg[i] && j <= i, "row 0, query {i}, key {j}");
+                } else {
+                    assert_eq!(seen, j == i, "a pad query keeps only itself");
+                }
+            }
+        }
+        // Row 1 is plain causal.
+        for i in 0..6 {
+            for j in 0..6 {
+                assert_eq!(!mask[36 + i * 6 + j], j <= i);
+            }
+        }
+        // Bidirectional packed rows still stay inside their segment.
+        let (_, mask, _) = plan(&m, &[], &[], AttnMode::Bidirectional, None);
+        let mask = mask.unwrap();
+        assert_eq!(&mask[0..6], &[false, false, false, true, true, true]);
+        assert_eq!(&mask[18..24], &[true, true, true, false, false, true]);
+    }
+
+    #[test]
+    fn a_packed_row_gives_each_user_the_logits_it_gets_alone() {
+        use crate::backbone::{DecoderConfig, Family};
+        use burn::tensor::Int;
+        // A random Qwen2; a user run alone is the reference for its slice of the packed row.
+        let config = DecoderConfig::new(Family::Qwen2, 23, 16, 24, 2, 4, 2, 4).with_qkv_bias(true);
+        let device = Default::default();
+        let decoder = config.init::<TestBackend>(&device);
+        let users: [&[i64]; 3] = [&[1, 5, 9, 7], &[1, 3, 4], &[1, 20, 21, 22, 6]];
+        let ids = |v: Vec<i64>, t: usize| Tensor::<TestBackend, 2, Int>::from_data(TensorData::new(v, [1, t]), &device);
+        // One packed row: the three users back to back, then 2 pads.
+        let mut row: Vec<i64> = users.concat();
+        let mut segments: Vec<u32> = users.iter().enumerate().flat_map(|(s, u)| vec![s as u32 + 1; u.len()]).collect();
+        row.extend([0, 0]);
+        segments.extend([0, 0]);
+        let t = row.len();
+        let packed = decoder.forward(ids(row, t), &TokenMask::packed(&[segments]), AttnMode::Causal, None);
+        let packed: Vec<f32> = packed.into_data().to_vec().unwrap();
+        let v = 23;
+        let mut start = 0;
+        for user in users {
+            let alone = decoder.forward(ids(user.to_vec(), user.len()), &TokenMask::all(1, user.len()), AttnMode::Causal, None);
+            let alone: Vec<f32> = alone.into_data().to_vec().unwrap();
+            let here = &packed[start * v..(start + user.len()) * v];
+            let max_diff = here.iter().zip(&alone).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(max_diff < 1e-5, "user at {start}: max abs diff {max_diff}");
+            start += user.len();
+        }
     }
 
     #[test]
