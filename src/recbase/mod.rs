@@ -6,6 +6,7 @@
 //!   (`pretrain`), zero-shot scoring (`score`) and top-k recommendation (`recommend`).
 
 pub mod error;
+pub mod packing;
 pub mod run;
 pub mod vocab;
 
