@@ -5,10 +5,16 @@
 //! - the run directory (`run`), pretraining data (`packing`), pretraining and fine-tuning
 //!   (`pretrain`), zero-shot scoring (`score`) and top-k recommendation (`recommend`).
 
+pub mod baselines;
+pub mod candidates;
 pub mod error;
 pub mod packing;
+pub mod recommend;
 pub mod run;
+pub mod score;
 pub mod vocab;
+pub mod zero_shot;
+pub mod zero_shot_metrics;
 
 pub use error::RecBaseError;
 pub use run::{RecBaseRun, save_final};

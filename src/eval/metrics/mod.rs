@@ -9,6 +9,7 @@ pub mod classify;
 pub mod parse;
 pub mod ranking;
 pub mod token_f1;
+pub mod topk;
 
 pub use auc::{GaucWeight, auc, gauc};
 pub use ave::{AveScore, Triple, ave_f1, parse_triples};
