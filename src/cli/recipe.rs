@@ -8,7 +8,7 @@ use anyhow::Context;
 use burn::tensor::backend::Backend;
 use recfound::config::{Recipe, RunKind, load_recipe};
 use recfound::backend::BackendKind;
-use recfound::pipeline::{quickstart, recfound as recfound_run};
+use recfound::pipeline::{quickstart, recbase as recbase_run, recfound as recfound_run};
 use recfound::with_backend;
 
 #[derive(clap::Args, Debug)]
@@ -34,8 +34,8 @@ pub fn run(args: RecipeArgs) -> anyhow::Result<()> {
     let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     let run_dir = args.resume.clone().or_else(|| args.out.clone()).unwrap_or_else(|| PathBuf::from("runs").join(stem));
     let resume = args.resume.is_some();
-    if resume && recipe.run.kind != RunKind::Recfound {
-        anyhow::bail!("--resume applies to training recipes (kind = \"recfound\")");
+    if resume && recipe.run.kind == RunKind::Quickstart {
+        anyhow::bail!("--resume applies to training recipes (kind = \"recfound\" or \"recbase\")");
     }
     let backend = args.backend.unwrap_or_else(BackendKind::default_compiled);
     eprintln!("recipe {} ({:?}) on {backend}, run directory {}", args.file.display(), recipe.run.kind, run_dir.display());
@@ -70,6 +70,17 @@ fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::De
         RunKind::Recfound => {
             let r = recfound_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device, resume).context("recfound training")?;
             print_training(&r);
+        }
+        RunKind::Recbase => {
+            let r = recbase_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device, resume).context("recbase pretraining")?;
+            for d in &r.domains {
+                println!("domain      {}: {} users kept ({} too short, {} truncated), {} rows, {:.0}% filled", d.name, d.filter.users_kept, d.filter.dropped_short, d.filter.truncated, d.rows, 100.0 * d.fill);
+            }
+            println!("model       {} parameters, vocabulary {} ({} levels)", r.parameters, r.vocab_size, r.levels);
+            println!("trained     {} steps, {} tokens, {:.0} tokens/s, {:.1}s", r.steps, r.tokens_seen, r.tokens_per_s, r.seconds);
+            if let (Some(first), Some(last)) = (r.first_loss, r.last_loss) {
+                println!("loss        {first:.4} (first step) -> {last:.4} (last step)");
+            }
         }
     }
     println!("done in {:.1}s; outputs in {}", start.elapsed().as_secs_f64(), run_dir.display());

@@ -4,10 +4,12 @@
 
 mod adapter;
 mod overrides;
+mod recbase;
 mod train;
 mod recipe;
 
 pub use adapter::{AdapterKind, AdapterSection};
 pub use train::{S2SchedSection, TrainSection};
 pub use overrides::{SetError, apply_set};
+pub use recbase::{PretrainSection, RecBaseSection};
 pub use recipe::{EmbedSection, GenerateSection, ModelSection, Recipe, RecipeError, RunKind, RunSection, load_recipe};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::adapter::AdapterSection;
+use super::recbase::{PretrainSection, RecBaseSection};
 use super::train::{S2SchedSection, TrainSection};
 use super::overrides::{SetError, apply_set};
 
@@ -30,6 +31,8 @@ pub enum RunKind {
     Quickstart,
     /// Joint embedding + generative training with TMoLE/LoRA and S2Sched (RecFound §4).
     Recfound,
+    /// RecBase pretraining from scratch on concept-id histories (RecBase §3.3).
+    Recbase,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +107,10 @@ pub struct Recipe {
     pub train: Option<TrainSection>,
     /// S2Sched settings (`kind = "recfound"`; defaults: the paper's).
     pub s2sched: Option<S2SchedSection>,
+    /// RecBase pretraining data (`kind = "recbase"`).
+    pub recbase: Option<RecBaseSection>,
+    /// RecBase optimisation settings (`kind = "recbase"`).
+    pub pretrain: Option<PretrainSection>,
     /// The file it came from; relative paths inside resolve against its directory.
     #[serde(skip)]
     pub source: PathBuf,
@@ -129,7 +136,11 @@ pub fn load_recipe(path: &Path, sets: &[String]) -> Result<Recipe, RecipeError> 
     let base = path.parent().unwrap_or(Path::new("."));
     let adapter_path = recipe.adapter.as_mut().and_then(|a| a.path.as_mut());
     let data_path = recipe.train.as_mut().map(|t| &mut t.data);
-    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten().chain(adapter_path).chain(data_path) {
+    let recbase_paths: Vec<&mut PathBuf> = match recipe.recbase.as_mut() {
+        Some(r) => r.domains.iter_mut().chain(r.itemtok.as_mut()).chain(r.itemtok_recipe.as_mut()).collect(),
+        None => Vec::new(),
+    };
+    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten().chain(adapter_path).chain(data_path).chain(recbase_paths) {
         if p.is_relative() {
             *p = base.join(&*p);
         }
@@ -174,6 +185,9 @@ impl Recipe {
         if self.run.kind == RunKind::Recfound || self.train.is_some() {
             self.check_training(&invalid)?;
         }
+        if self.run.kind == RunKind::Recbase || self.recbase.is_some() || self.pretrain.is_some() {
+            self.check_recbase(&invalid)?;
+        }
         if let Some(e) = &self.embed {
             if e.inputs.is_empty() {
                 return Err(invalid("embed.inputs", "needs at least one input".into()));
@@ -181,6 +195,68 @@ impl Recipe {
             if let Some(i) = e.inputs.iter().position(|x| x.len() <= e.pool_start) {
                 return Err(invalid("embed.pool_start", format!("input {i} has nothing to pool after token {}", e.pool_start)));
             }
+        }
+        Ok(())
+    }
+
+    /// A RecBase pretraining recipe's invariants: every one names its key; a missing domain
+    /// folder or item tokenizer is named before any work starts.
+    fn check_recbase(&self, invalid: &dyn Fn(&str, String) -> RecipeError) -> Result<(), RecipeError> {
+        let (Some(r), Some(p)) = (&self.recbase, &self.pretrain) else {
+            return Err(invalid("recbase", "a `recbase` run needs [recbase] and [pretrain] sections".into()));
+        };
+        if self.model.path.is_some() {
+            return Err(invalid("model.path", "RecBase pretrains from scratch: give `model.config` (its vocab_size is replaced by the run's vocabulary)".into()));
+        }
+        if r.domains.is_empty() {
+            return Err(invalid("recbase.domains", "needs at least one domain folder".into()));
+        }
+        for d in &r.domains {
+            if !d.join(crate::data::domain::SEQUENCES_FILE).is_file() || !d.join(crate::data::domain::ITEMS_FILE).is_file() {
+                return Err(invalid("recbase.domains", format!("{} is not a domain folder (items.jsonl + sequences.jsonl)", d.display())));
+            }
+        }
+        if !r.domain_weights.is_empty() && r.domain_weights.len() != r.domains.len() {
+            return Err(invalid("recbase.domain_weights", format!("{} weights for {} domains", r.domain_weights.len(), r.domains.len())));
+        }
+        if let Some(w) = r.domain_weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(invalid("recbase.domain_weights", format!("{w} is not a finite, non-negative weight")));
+        }
+        match (&r.itemtok, &r.itemtok_recipe) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(invalid("recbase", "give exactly one of `itemtok` (a tokenizer run) or `itemtok_recipe` (trained first)".into()));
+            }
+            (Some(dir), None) if !dir.join(crate::itemtok::run::MANIFEST_FILE).is_file() => {
+                return Err(invalid("recbase.itemtok", format!("{} is not an item-tokenizer run (no manifest.json)", dir.display())));
+            }
+            (None, Some(file)) if !file.is_file() => {
+                return Err(invalid("recbase.itemtok_recipe", format!("{} does not exist", file.display())));
+            }
+            _ => {}
+        }
+        if r.seq_len < 2 {
+            return Err(invalid("recbase.seq_len", "must hold BOS and at least one item".into()));
+        }
+        if r.max_items > 0 && r.max_items < r.min_items {
+            return Err(invalid("recbase.max_items", format!("{} is below min_items = {}", r.max_items, r.min_items)));
+        }
+        for (key, value) in [("pretrain.steps", p.steps), ("pretrain.batch_rows", p.batch_rows), ("pretrain.save_every", p.save_every)] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
+        }
+        for (key, value) in [("pretrain.lr", p.lr), ("pretrain.beta_1", p.beta_1), ("pretrain.beta_2", p.beta_2)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(invalid(key, format!("must be positive, got {value}")));
+            }
+        }
+        for (key, value) in [("pretrain.min_lr", p.min_lr), ("pretrain.weight_decay", p.weight_decay), ("pretrain.grad_clip", p.grad_clip)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(invalid(key, format!("must be non-negative, got {value}")));
+            }
+        }
+        if !(0.0..=1.0).contains(&p.warmup_ratio) {
+            return Err(invalid("pretrain.warmup_ratio", "must be in [0, 1]".into()));
         }
         Ok(())
     }

@@ -100,7 +100,7 @@ fn default_lr() -> f64 {
 fn default_warmup() -> f64 {
     0.03
 }
-fn default_decay() -> Decay {
+pub(super) fn default_decay() -> Decay {
     Decay::Cosine
 }
 fn default_temperature() -> f64 {

@@ -2,6 +2,7 @@
 //! a run directory and a device, and writes its outputs to the run directory atomically.
 
 pub mod quickstart;
+pub mod recbase;
 pub mod recfound;
 
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ pub enum PipelineError {
     Embed(#[from] crate::backbone::embed::EmbedError),
     #[error(transparent)]
     Adapter(#[from] crate::adapters::AdapterError),
+    #[error(transparent)]
+    RecBase(#[from] crate::recbase::RecBaseError),
     #[error("writing {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("training: {0}")]

@@ -25,7 +25,7 @@ use crate::text::{PromptTemplate, TextTokenizer};
 use crate::train::data::{PrepareSettings, prepare};
 use crate::train::loader::{Sampling, TaskWeightedLoader};
 use crate::train::lr::WarmupDecay;
-use crate::train::checkpoint::{OPTIMIZER_FILE, STATE_FILE, SharedOptimizer, TrainState, latest_checkpoint, optimizer_bytes, read_optimizer_record, truncate_log};
+use crate::train::checkpoint::{OPTIMIZER_FILE, SharedOptimizer, TrainState, optimizer_bytes, read_optimizer_record, read_state, resume_point, start_fresh, truncate_log};
 use crate::train::plots::RunHistory;
 use crate::train::strategy::{LoopSettings, Outcome, QuietRenderer, RecFoundOptimizer, S2SchedStrategy, SaveOptimizer};
 use crate::train::{RecFoundModel, S2Sched, S2SchedConfig, TaskPools};
@@ -55,16 +55,8 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
     B::seed(device, recipe.run.seed);
     let resolved = toml::to_string_pretty(recipe).map_err(|e| PipelineError::Serialize { what: "the resolved recipe", message: e.to_string() })?;
     let resumed: Option<(std::path::PathBuf, TrainState)> = if resume {
-        // Resuming under other settings would silently mix two runs.
-        let saved_path = run_dir.join("recipe.toml");
-        let saved = std::fs::read_to_string(&saved_path).map_err(|e| invalid(format!("{}: {e}", saved_path.display())))?;
-        if saved != resolved {
-            return Err(invalid(format!("{}: the recipe differs from the one this run started with; resume with the same recipe and --set overrides", saved_path.display())));
-        }
-        let dir = latest_checkpoint(run_dir).ok_or_else(|| invalid(format!("{}: no complete checkpoint to resume from", run_dir.join("checkpoints").display())))?;
-        let path = dir.join(STATE_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-        let state: TrainState = serde_json::from_str(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        let dir = resume_point(run_dir, &resolved).map_err(invalid)?;
+        let state: TrainState = read_state(&dir).map_err(invalid)?;
         // The logs keep what the checkpoint covers; the steps after it are redone.
         for name in ["metrics.jsonl", "schedule.jsonl"] {
             truncate_log(&run_dir.join(name), state.step).map_err(|e| invalid(format!("{name}: {e}")))?;
@@ -72,10 +64,7 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
         tracing::info!(step = state.step, dir = %dir.display(), "resuming");
         Some((dir, state))
     } else {
-        write_output(run_dir.join("recipe.toml"), resolved.as_bytes())?;
-        for name in ["metrics.jsonl", "schedule.jsonl"] {
-            let _ = std::fs::remove_file(run_dir.join(name));
-        }
+        start_fresh(run_dir, &resolved, &["metrics.jsonl", "schedule.jsonl"]).map_err(invalid)?;
         None
     };
 

@@ -35,6 +35,10 @@ pub enum RecBaseError {
     InvalidConfig { field: String, message: String },
     #[error("empty input: {what}")]
     Empty { what: String },
+    /// The step loop had to stop (a non-finite loss, a checkpoint it cannot read); the last good
+    /// checkpoint is kept.
+    #[error("training: {0}")]
+    Train(String),
 }
 
 impl RecBaseError {

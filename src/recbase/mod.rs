@@ -7,8 +7,10 @@
 
 pub mod baselines;
 pub mod candidates;
+pub mod corpus;
 pub mod error;
 pub mod packing;
+pub mod pretrain;
 pub mod recommend;
 pub mod run;
 pub mod score;

@@ -66,12 +66,7 @@ impl<B: Backend> RecBaseRun<B> {
     /// [`RecBaseError::Unencodable`] naming the item.
     pub fn encode_domain(&self, domain: &Path, device: &B::Device) -> Result<HashMap<String, Vec<u32>>, RecBaseError> {
         let ids = self.item_tokenizer(device)?.encode_domain(domain, device)?;
-        ids.into_iter()
-            .map(|entry| {
-                let tokens = self.vocab.item_tokens(&entry.item_id, &entry.ids)?;
-                Ok((entry.item_id, tokens))
-            })
-            .collect()
+        super::corpus::item_tokens(&self.vocab, ids)
     }
 }
 

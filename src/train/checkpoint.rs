@@ -94,6 +94,53 @@ pub fn read_optimizer_record<M: AutodiffModule<B>, B: AutodiffBackend, O: Optimi
     NamedMpkBytesRecorder::<FullPrecisionSettings>::default().load(bytes, device).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Writes `checkpoints/step-N/` whole or not at all: `fill` writes into a temporary directory
+/// (its `state.json` last), which is renamed over the final name once complete.
+pub fn write_checkpoint_dir(run_dir: &Path, step: usize, fill: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), String> {
+    let dir = checkpoint_dir(run_dir, step);
+    let tmp = dir.with_file_name(format!(".step-{step:07}.tmp"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    fill(&tmp)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Writes a checkpoint's `state.json` (call it last inside [`write_checkpoint_dir`]'s `fill`).
+pub fn write_state<T: Serialize>(dir: &Path, state: &T) -> Result<(), String> {
+    let text = serde_json::to_string(state).map_err(|e| e.to_string())?;
+    crate::io::write_atomic(&dir.join(STATE_FILE), text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Reads a checkpoint's `state.json`.
+pub fn read_state<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, String> {
+    let path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Where a resumed run continues: the newest complete checkpoint, once the run's saved
+/// `recipe.toml` is checked to equal `resolved` (resuming under other settings would silently
+/// mix two runs).
+pub fn resume_point(run_dir: &Path, resolved: &str) -> Result<PathBuf, String> {
+    let saved_path = run_dir.join("recipe.toml");
+    let saved = std::fs::read_to_string(&saved_path).map_err(|e| format!("{}: {e}", saved_path.display()))?;
+    if saved != resolved {
+        return Err(format!("{}: the recipe differs from the one this run started with; resume with the same recipe and --set overrides", saved_path.display()));
+    }
+    latest_checkpoint(run_dir).ok_or_else(|| format!("{}: no complete checkpoint to resume from", run_dir.join("checkpoints").display()))
+}
+
+/// A fresh run: writes the resolved `recipe.toml` and removes logs of an earlier run in the
+/// same directory.
+pub fn start_fresh(run_dir: &Path, resolved: &str, logs: &[&str]) -> Result<(), String> {
+    let path = run_dir.join("recipe.toml");
+    crate::io::write_atomic(&path, resolved.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    for name in logs {
+        let _ = std::fs::remove_file(run_dir.join(name));
+    }
+    Ok(())
+}
+
 /// The newest complete checkpoint of a run (one with `state.json`), if any.
 pub fn latest_checkpoint(run_dir: &Path) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(run_dir.join("checkpoints"))

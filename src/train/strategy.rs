@@ -29,7 +29,7 @@ use super::batch::{EmbeddingExample, GenerativeExample};
 use super::loader::Sampling;
 use super::lr::WarmupDecay;
 use super::model::RecFoundModel;
-use super::checkpoint::{OPTIMIZER_FILE, STATE_FILE, SharedOptimizer, TrainState, checkpoint_dir};
+use super::checkpoint::{OPTIMIZER_FILE, SharedOptimizer, TrainState, write_checkpoint_dir, write_state};
 use super::plots::RunHistory;
 use super::s2sched::S2Sched;
 
@@ -71,6 +71,18 @@ pub struct LoopSettings {
 /// Test hook: `RECFOUND_ABORT_AFTER_STEP=N` aborts the process (as `kill -9` would) right after
 /// step N's checkpoint, so crash-and-resume can be tested deterministically.
 const ABORT_ENV: &str = "RECFOUND_ABORT_AFTER_STEP";
+
+/// The step after whose checkpoint [`ABORT_ENV`] asks the process to abort (tests only).
+pub fn abort_after_step() -> Option<usize> {
+    std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok())
+}
+
+/// The progress bar of a step loop (steps, elapsed, ETA, and a message such as the loss).
+pub fn step_progress(steps: usize) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(steps as u64).with_style(
+        indicatif::ProgressStyle::with_template("train {bar:30} {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}").expect("valid template"),
+    )
+}
 
 /// How the run ended, read by the caller after `launch` returns.
 #[derive(Debug, Clone, Default)]
@@ -174,34 +186,29 @@ impl S2SchedStrategy {
         self.draw(&history);
     }
 
-    /// Writes `checkpoints/step-N/` whole or not at all: into a temporary directory, renamed
-    /// when complete (`state.json` last).
+    /// Writes `checkpoints/step-N/` whole or not at all (`state.json` last).
     fn save_checkpoint<B: Backend>(&self, step: usize, adapter: &crate::adapters::Adapter<B>) -> Result<(), String> {
         let s = &self.settings;
-        let dir = checkpoint_dir(&s.run_dir, step);
-        let tmp = dir.with_file_name(format!(".step-{step:07}.tmp"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        save_adapter(adapter, &tmp, Some(&s.base_model)).map_err(|e| e.to_string())?;
-        (self.save_optimizer)(&tmp.join(OPTIMIZER_FILE))?;
-        let sampling = self.sampling.lock().expect("sampling lock");
-        let outcome = self.outcome.lock().expect("outcome lock");
-        let state = TrainState {
-            step,
-            param_ids: crate::nn::param_ids::<B, _>(adapter),
-            embedding_sched: self.embedding_sched.lock().expect("scheduler lock").clone(),
-            generative_sched: self.generative_sched.lock().expect("scheduler lock").clone(),
-            embedding_counts: sampling.embedding_counts.clone(),
-            generative_counts: sampling.generative_counts.clone(),
-            embedding_pools: sampling.embedding_pools.clone(),
-            generative_pools: sampling.generative_pools.clone(),
-            first_loss: outcome.first_loss,
-            last_loss: outcome.last_loss,
-            history: self.history.lock().expect("history lock").clone(),
-        };
-        let text = serde_json::to_string(&state).map_err(|e| e.to_string())?;
-        crate::io::write_atomic(&tmp.join(STATE_FILE), text.as_bytes()).map_err(|e| e.to_string())?;
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&tmp, &dir).map_err(|e| format!("{}: {e}", dir.display()))
+        write_checkpoint_dir(&s.run_dir, step, |tmp| {
+            save_adapter(adapter, tmp, Some(&s.base_model)).map_err(|e| e.to_string())?;
+            (self.save_optimizer)(&tmp.join(OPTIMIZER_FILE))?;
+            let sampling = self.sampling.lock().expect("sampling lock");
+            let outcome = self.outcome.lock().expect("outcome lock");
+            let state = TrainState {
+                step,
+                param_ids: crate::nn::param_ids::<B, _>(adapter),
+                embedding_sched: self.embedding_sched.lock().expect("scheduler lock").clone(),
+                generative_sched: self.generative_sched.lock().expect("scheduler lock").clone(),
+                embedding_counts: sampling.embedding_counts.clone(),
+                generative_counts: sampling.generative_counts.clone(),
+                embedding_pools: sampling.embedding_pools.clone(),
+                generative_pools: sampling.generative_pools.clone(),
+                first_loss: outcome.first_loss,
+                last_loss: outcome.last_loss,
+                history: self.history.lock().expect("history lock").clone(),
+            };
+            write_state(tmp, &state)
+        })
     }
 
     fn draw(&self, history: &RunHistory) {
@@ -227,16 +234,14 @@ impl<B: AutodiffBackend> SupervisedLearningStrategy<RecFoundComponents<B>> for S
             std::fs::OpenOptions::new().create(true).append(true).open(s.run_dir.join(name)).expect("the run directory is writable")
         };
         let (mut metrics, mut schedule) = (open("metrics.jsonl"), open("schedule.jsonl"));
-        let progress = indicatif::ProgressBar::new(s.steps as u64).with_style(
-            indicatif::ProgressStyle::with_template("train {bar:30} {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}").expect("valid template"),
-        );
+        let progress = step_progress(s.steps);
         // Ratios from the first validation pass (S2Sched keeps them uniform during its warmup);
         // a resumed run restored them with the rest of its state.
         if s.start_step == 0 {
             self.update(0, &learner.model().valid(), &mut schedule);
         }
         progress.set_position(s.start_step as u64);
-        let abort_after: Option<usize> = std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok());
+        let abort_after = abort_after_step();
         let device = learner.model().decoder.model.embed_tokens.weight.device();
         let global = Progress { items_processed: 1, items_total: 1 };
         let mut batches = dataloader_train.iter();
