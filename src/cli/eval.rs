@@ -2,7 +2,8 @@
 //! row, metrics from the saved predictions; or, with `--predictions`, the metrics alone again.
 //! Contract: `--model DIR [--adapter DIR] --data DIR --out DIR [--split test] [--limit N]
 //! [--batch-size N] [--max-new-tokens N] [--template NAME] [--backend NAME]`, and
-//! `--predictions DIR [--out DIR]`.
+//! `--predictions DIR [--out DIR]`; either with `--bertscore-model DIR [--bertscore-layer N]
+//! [--bertscore-idf]` adds BERTScore-F1 to the free-text tasks.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,7 +13,7 @@ use burn::tensor::backend::Backend;
 use recfound::adapters::load_adapter;
 use recfound::backbone::{generation_eos_ids, load_decoder};
 use recfound::backend::BackendKind;
-use recfound::eval::{EvalConfig, EvalEvent, EvalModel, EvalReport, rescore, run_eval};
+use recfound::eval::{BertScoreConfig, BertScorer, EvalConfig, EvalEvent, EvalModel, EvalReport, add_bertscore, rescore, run_eval};
 use recfound::text::{PromptTemplate, TextTokenizer};
 use recfound::with_backend;
 
@@ -62,12 +63,27 @@ pub struct EvalArgs {
     /// Backend: ndarray, flex, wgpu or cuda (default: a GPU when compiled in, else flex).
     #[arg(long, value_parser = super::parse_backend)]
     pub backend: Option<BackendKind>,
+    /// A checkpoint (with tokenizer.json) whose hidden states score the free-text tasks (QR,
+    /// AG, UP, IP) with BERTScore beside token F1. The paper used an encoder (roberta/longformer);
+    /// a decoder here, so compare runs with each other, not with the paper.
+    #[arg(long)]
+    pub bertscore_model: Option<PathBuf>,
+    /// The hidden layer BERTScore reads (default: 17/24 of the depth, as roberta-large's 17).
+    #[arg(long, requires = "bertscore_model")]
+    pub bertscore_layer: Option<usize>,
+    /// Weigh tokens by idf over the references (bert_score's idf=True; off by default).
+    #[arg(long, requires = "bertscore_model")]
+    pub bertscore_idf: bool,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.predictions {
         let out = args.out.as_ref().unwrap_or(dir);
-        let report = rescore(dir, out).with_context(|| format!("rescoring {}", dir.display()))?;
+        let mut report = rescore(dir, out).with_context(|| format!("rescoring {}", dir.display()))?;
+        if args.bertscore_model.is_some() {
+            let backend = args.backend.unwrap_or_else(BackendKind::default_compiled);
+            report = with_backend!(backend, |B, device| with_bertscore::<B>(&args, dir, out, report, &device))?;
+        }
         print_report(&report);
         eprintln!("eval: metrics from saved predictions written to {}", out.join("metrics.json").display());
         return Ok(());
@@ -132,6 +148,7 @@ fn run_on<B: Backend>(args: &EvalArgs, template: PromptTemplate, device: &B::Dev
     })
     .with_context(|| format!("evaluating {} on {}", model_dir.display(), data.display()))?;
     bar.finish_and_clear();
+    let report = if args.bertscore_model.is_some() { with_bertscore::<B>(args, out, out, report, device)? } else { report };
     print_report(&report);
     eprintln!(
         "eval: {}",
@@ -144,6 +161,21 @@ fn run_on<B: Backend>(args: &EvalArgs, template: PromptTemplate, device: &B::Dev
         })
     );
     Ok(())
+}
+
+/// Adds BERTScore of the predictions in `dir` with `--bertscore-model` and rewrites the metrics
+/// into `out`.
+fn with_bertscore<B: Backend>(args: &EvalArgs, dir: &std::path::Path, out: &std::path::Path, mut report: EvalReport, device: &B::Device) -> anyhow::Result<EvalReport> {
+    let Some(model_dir) = &args.bertscore_model else { return Ok(report) };
+    let tokenizer = TextTokenizer::from_dir(model_dir).with_context(|| format!("loading the tokenizer of {}", model_dir.display()))?;
+    let loaded = load_decoder::<B>(model_dir, device).with_context(|| format!("loading {}", model_dir.display()))?;
+    let config = BertScoreConfig { layer: args.bertscore_layer, idf: args.bertscore_idf, batch_size: args.batch_size, ..Default::default() };
+    let scorer = BertScorer::new(&loaded.decoder, &tokenizer, loaded.config.bos_token_id, config).context("--bertscore-layer")?;
+    let start = Instant::now();
+    add_bertscore(&mut report, dir, &scorer, device).with_context(|| format!("BERTScore of {}", dir.display()))?;
+    report.write(out).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("eval: BERTScore with {} layer {} in {:.1} s", model_dir.display(), scorer.layer, start.elapsed().as_secs_f64());
+    Ok(report)
 }
 
 fn print_report(report: &EvalReport) {

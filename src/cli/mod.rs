@@ -12,6 +12,7 @@ mod inputs;
 mod itemtok;
 mod merge;
 mod recipe;
+mod report;
 mod s2sched;
 
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Merge adapter checkpoints (TIES, averaging, or TIES on ΔW with SVD back to factors).
     Merge(merge::MergeArgs),
+    /// Paper-style report of runs: Tables 2-3 with average rank, routing heatmap, ratio plot.
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::S2sched(args) => s2sched::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

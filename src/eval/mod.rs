@@ -3,6 +3,7 @@
 //! and embedding evaluation runs ([`run`]) with saved, resumable predictions; and metrics
 //! recomputed from those predictions ([`score`]).
 
+pub mod bertscore;
 pub mod embedding;
 pub mod error;
 pub mod generative;
@@ -16,5 +17,6 @@ pub use error::EvalError;
 pub use predictions::{EmbeddingPrediction, GenerativePrediction, Prediction, PredictionFile, PredictionWriter, predictions_path, prompt_id, read_predictions};
 pub use protocol::{RANK_K, TaskMetric, count_options, default_max_new_tokens};
 pub use score::{EvalReport, TaskScore, rescore, score_dir, score_predictions};
+pub use bertscore::{BERTSCORE_KEYS, BertScoreConfig, BertScorer, add_bertscore};
 pub use generative::EvalModel;
 pub use run::{EvalConfig, EvalEvent, EvalSettings, find_tasks, run_eval};

@@ -29,7 +29,7 @@ pub const GENERATIVE_COLUMNS: [TaskId; 10] = [
 pub const EMBEDDING_COLUMNS: [TaskId; 3] = [TaskId::EmbItem, TaskId::EmbQuery, TaskId::EmbUser];
 
 /// The `extra` key `recfound eval --bertscore-model` stores BERTScore-F1 under.
-pub const BERTSCORE_KEY: &str = "bertscore_f1";
+pub const BERTSCORE_KEY: &str = crate::eval::BERTSCORE_KEYS[0];
 
 /// Which number the free-text tasks (QR, AG, UP, IP) show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

@@ -5,6 +5,7 @@
 
 pub mod auc;
 pub mod ave;
+pub mod bertscore;
 pub mod classify;
 pub mod parse;
 pub mod ranking;
@@ -12,6 +13,7 @@ pub mod token_f1;
 pub mod topk;
 
 pub use auc::{GaucWeight, auc, gauc};
+pub use bertscore::{BertScore, bertscore, idf_weights};
 pub use ave::{AveScore, Triple, ave_f1, parse_triples};
 pub use classify::{accuracy, macro_f1, yes_f1};
 pub use parse::{LetterRule, parse_label_letter, parse_label_yes_no, parse_option_letter, parse_yes_no};
