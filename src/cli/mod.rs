@@ -11,6 +11,7 @@ mod info;
 mod inputs;
 mod itemtok;
 mod merge;
+mod recbase;
 mod recipe;
 mod report;
 mod s2sched;
@@ -53,6 +54,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Merge adapter checkpoints (TIES, averaging, or TIES on ΔW with SVD back to factors).
     Merge(merge::MergeArgs),
+    /// RecBase inference: zero-shot scoring with baselines, top-k recommendation, Table 3 compare.
+    Recbase(recbase::RecbaseArgs),
     /// Paper-style report of runs: Tables 2-3 with average rank, routing heatmap, ratio plot.
     Report(report::ReportArgs),
 }
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::S2sched(args) => s2sched::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Recbase(args) => recbase::run(args),
         Command::Report(args) => report::run(args),
     }
 }
