@@ -268,3 +268,17 @@ fn data_build_recfound_writes_tasks_and_card() {
     let err = fails(&["data", "build-recfound", "--recipe", s(&recipe), "--data-root", s(&root), "--out", s(&out)]);
     assert!(err.contains("trian") && err.contains("build.toml"), "{err}");
 }
+
+#[test]
+fn no_tui_logs_one_line_per_step() {
+    let run = tempfile::tempdir().unwrap();
+    let out = recfound(&[
+        "recipe", "recipes/recbase-tiny.toml", "--out", s(run.path()), "--backend", "ndarray", "--no-tui",
+        "--set", "pretrain.steps=3", "--set", "pretrain.save_every=3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for step in 1..=3 {
+        assert!(stderr.contains(&format!("step {step}/3 loss ")), "no log line for step {step}: {stderr}");
+    }
+}

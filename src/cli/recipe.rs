@@ -1,4 +1,4 @@
-//! `recfound recipe FILE.toml [--out RUN_DIR | --resume RUN_DIR] [--set key=value ...]`: runs a recipe. The run
+//! `recfound recipe FILE.toml [--out RUN_DIR | --resume RUN_DIR] [--set key=value ...] [--no-tui]`: runs a recipe. The run
 //! directory defaults to `runs/<recipe file stem>/`.
 
 use std::path::PathBuf;
@@ -27,10 +27,14 @@ pub struct RecipeArgs {
     /// Continue a training run from its newest complete checkpoint (the run directory).
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// Log one line per training step instead of drawing a progress bar (CI logs, files).
+    #[arg(long)]
+    pub no_tui: bool,
 }
 
 pub fn run(args: RecipeArgs) -> anyhow::Result<()> {
     let recipe = load_recipe(&args.file, &args.sets)?;
+    recfound::train::progress::set_log_lines(args.no_tui);
     let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     let run_dir = args.resume.clone().or_else(|| args.out.clone()).unwrap_or_else(|| PathBuf::from("runs").join(stem));
     let resume = args.resume.is_some();

@@ -9,6 +9,7 @@ pub mod losses;
 pub mod lr;
 pub mod model;
 pub mod plots;
+pub mod progress;
 pub mod replay;
 pub mod s2sched;
 pub mod strategy;

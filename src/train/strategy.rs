@@ -77,12 +77,7 @@ pub fn abort_after_step() -> Option<usize> {
     std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok())
 }
 
-/// The progress bar of a step loop (steps, elapsed, ETA, and a message such as the loss).
-pub fn step_progress(steps: usize) -> indicatif::ProgressBar {
-    indicatif::ProgressBar::new(steps as u64).with_style(
-        indicatif::ProgressStyle::with_template("train {bar:30} {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}").expect("valid template"),
-    )
-}
+pub use super::progress::step_progress;
 
 /// How the run ended, read by the caller after `launch` returns.
 #[derive(Debug, Clone, Default)]
