@@ -6,12 +6,15 @@ Subcommands (one function each; add more benchmarks by writing `cmd_<name>(args)
 
     generate   decoder greedy generation throughput (Qwen2-shaped random model)
     rqvae      RQ-VAE training step (768-512-256-64, 4 x 256 codes, batch 1024, AdamW), samples/s
+    recbase    RecBase pretraining step (batch 8 x 256, full-parameter AdamW), tokens/s, and zero-shot
+               scoring (16 users x 50 items x 20 candidates, shared-history KV cache), candidates/s
 
 Example:
 
     python bench/side_by_side.py generate --threads 2 --repeats 3
     python bench/side_by_side.py generate --device cuda          # recfound built with the cuda feature
     cargo bench --bench rqvae_step --no-run && python bench/side_by_side.py rqvae --threads 2
+    cargo bench --bench recbase_step --no-run && python bench/side_by_side.py recbase --threads 2
 
 Outputs go under bench/out/ (gitignored): the random checkpoint, the prompt files, and
 bench/out/<benchmark>.json; a markdown table is printed to stdout.
@@ -609,8 +612,27 @@ def cmd_rqvae(args) -> int:
     return 0
 
 # --------------------------------------------------------------------------------------------
+# recbase: pretraining tokens/s and zero-shot candidates/s (bench/recbase_step.py holds the
+# PyTorch side and the shapes; imported here on use, as it imports the helpers above)
+# --------------------------------------------------------------------------------------------
 
-SUBCOMMANDS = [add_generate_parser, add_rqvae_parser]
+def add_recbase_parser(sub) -> None:
+    from recbase_step import add_arguments
+
+    p = sub.add_parser("recbase", help="RecBase pretraining step (tokens/s) and zero-shot scoring (candidates/s), "
+                                       "PyTorch + transformers vs recfound")
+    add_arguments(p)
+    p.set_defaults(func=cmd_recbase)
+
+
+def cmd_recbase(args) -> int:
+    from recbase_step import compare
+
+    return compare(args.threads, args.steps, args.warmup, args.backends, args.binary)
+
+# --------------------------------------------------------------------------------------------
+
+SUBCOMMANDS = [add_generate_parser, add_rqvae_parser, add_recbase_parser]
 
 
 def main(argv=None) -> int:
