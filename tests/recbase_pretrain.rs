@@ -9,8 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use burn::backend::Autodiff;
 use common::TestBackend;
 use recfound::recbase::RecBaseRun;
+use recfound::recbase::finetune::{FinetuneSettings, finetune};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -155,6 +157,22 @@ fn pretraining_writes_a_loadable_run_lowers_the_loss_and_resumes_exactly() {
     let resumed = recfound(&["recipe", b_recipe.to_str().unwrap(), "--resume", b.to_str().unwrap()], None);
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     assert_eq!(losses(&b), a_losses, "resumed losses differ from the uninterrupted run's");
+
+    // Fine-tuning on one domain writes a complete run; each user's last item is held back.
+    let ft = tmp.path().join("finetuned");
+    let settings = FinetuneSettings { steps: 3, batch_rows: 2, seq_len: 64, min_items: 2, save_every: 3, ..Default::default() };
+    let report = finetune::<Autodiff<TestBackend>>(&a, &domains()[2], &ft, &settings, &Default::default()).unwrap();
+    let sequences = std::fs::read_to_string(domains()[2].join("sequences.jsonl")).unwrap();
+    let lengths: Vec<usize> = sequences.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["item_ids"].as_array().unwrap().len()).collect();
+    assert_eq!(report.held_out_users, lengths.len(), "every movies user has at least 3 items");
+    assert_eq!(report.domain.filter.items_kept, lengths.iter().map(|n| n - 1).sum::<usize>());
+    assert_eq!(report.steps, 3);
+    let tuned = RecBaseRun::<TestBackend>::load(&ft, &Default::default()).unwrap();
+    assert_eq!(tuned.vocab, run.vocab);
+    assert!(ft.join("itemtok/manifest.json").is_file() && ft.join("finetune.json").is_file());
+    let moved = tuned.decoder.model.embed_tokens.weight.val().into_data().to_vec::<f32>().unwrap();
+    let base = run.decoder.model.embed_tokens.weight.val().into_data().to_vec::<f32>().unwrap();
+    assert!(moved != base, "fine-tuning must change the weights");
 
     // Resuming under a changed recipe is refused.
     let changed = recfound(&["recipe", b_recipe.to_str().unwrap(), "--resume", b.to_str().unwrap(), "--set", "pretrain.lr=0.5"], None);

@@ -9,6 +9,7 @@ pub mod baselines;
 pub mod candidates;
 pub mod corpus;
 pub mod error;
+pub mod finetune;
 pub mod packing;
 pub mod pretrain;
 pub mod recommend;
