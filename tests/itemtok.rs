@@ -2,6 +2,7 @@
 //! and unseen domains, the `recfound itemtok` CLI contract, and bad input named by file.
 
 mod common;
+mod itemtok_support;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -13,40 +14,11 @@ use recfound::itemtok::recipe::ItemTokRecipe;
 use recfound::itemtok::run::{CONFIG_FILE, MODEL_FILE, Tokenizer, train_run};
 use recfound::itemtok::{ItemIds, read_id_table};
 
-const ADJECTIVES: [&str; 6] = ["red", "blue", "green", "wool", "steel", "paper"];
-const NOUNS: [&str; 6] = ["scarf", "lamp", "chair", "pen", "desk", "mug"];
-
-/// A domain folder of `n` items titled `adjective noun extra` (item ids `prefix0`, ...).
-fn domain(dir: &Path, prefix: &str, n: usize, extra: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let lines: String = (0..n)
-        .map(|i| {
-            let title = format!("{} {} {extra} {}", ADJECTIVES[i % 6], NOUNS[(i / 6) % 6], i % 5);
-            format!("{{\"item_id\":\"{prefix}{i}\",\"title\":\"{title}\"}}\n")
-        })
-        .collect();
-    std::fs::write(dir.join("items.jsonl"), lines).unwrap();
-    std::fs::write(dir.join("sequences.jsonl"), format!("{{\"user_id\":\"u\",\"item_ids\":[\"{prefix}0\"]}}\n"))
-        .unwrap();
-    dir.to_path_buf()
-}
+use itemtok_support::{domain, tiny_training_sets};
 
 fn tiny_sets() -> Vec<String> {
-    [
-        "text.tfidf.min_df=1",
-        "text.tfidf.max_df_share=1.0",
-        "text.tfidf.svd.dim=8",
-        "model.hidden_dims=[8]",
-        "model.latent_dim=4",
-        "model.levels=2",
-        "model.codebook_size=4",
-        "curriculum.start_epochs=[0, 1]",
-        "train.epochs=2",
-        "train.batch_size=16",
-        "train.kmeans_rows=16",
-    ]
-    .map(String::from)
-    .to_vec()
+    let tfidf = ["text.tfidf.min_df=1", "text.tfidf.max_df_share=1.0", "text.tfidf.svd.dim=8"];
+    tfidf.map(String::from).into_iter().chain(tiny_training_sets()).collect()
 }
 
 fn recipe_path() -> PathBuf {

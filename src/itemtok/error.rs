@@ -13,6 +13,9 @@ pub enum ItemTokError {
     Data(#[from] DataError),
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
+    /// Loading the checkpoint text encoder's weights: the message names the file and tensor.
+    #[error(transparent)]
+    Weights(#[from] crate::backbone::WeightError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

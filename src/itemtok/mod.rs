@@ -5,7 +5,9 @@
 
 pub mod assign;
 pub mod checkpoint;
+pub mod checkpoint_encoder;
 pub mod curriculum;
+pub mod embedding_cache;
 pub mod error;
 pub mod id_table;
 pub mod item_text;
@@ -18,6 +20,7 @@ pub mod reinit;
 pub mod report;
 pub mod rqvae;
 pub mod run;
+pub mod run_encoder;
 pub mod semantic_ids;
 pub mod svd;
 pub mod text_encoder;
@@ -25,6 +28,7 @@ pub mod tfidf;
 pub mod tfidf_store;
 pub mod train;
 
+pub use checkpoint_encoder::{CheckpointEncoder, CheckpointEncoderConfig, Pooling};
 pub use curriculum::{Curriculum, CurriculumRule};
 pub use error::ItemTokError;
 pub use id_table::{ItemIds, build_trie, read_id_table, write_id_table};

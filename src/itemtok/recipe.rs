@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use super::ItemTokError;
+use super::checkpoint_encoder::CheckpointEncoderConfig;
 use super::curriculum::{Curriculum, CurriculumRule};
 use super::item_text::TextLayout;
 use super::losses::LossWeights;
@@ -19,7 +20,7 @@ use super::tfidf::TfidfConfig;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemTokRecipe {
-    /// Item text and the embedded TF-IDF + SVD encoder.
+    /// Item text and its encoder.
     pub text: TextSection,
     pub model: ModelSection,
     pub train: TrainSection,
@@ -48,7 +49,46 @@ pub struct TextSection {
     /// `unified` (RecBase §3.2) or `plain` (the "w/o format" ablation).
     #[serde(default)]
     pub layout: TextLayout,
-    pub tfidf: TfidfConfig,
+    /// Which encoder turns item texts into vectors; TF-IDF + SVD unless the recipe says
+    /// `encoder = { kind = "checkpoint", path = "...", ... }`.
+    // Left out of the saved recipe when default, so runs from before the key keep their text.
+    #[serde(default, skip_serializing_if = "EncoderChoice::is_tfidf")]
+    pub encoder: EncoderChoice,
+    /// The TF-IDF + SVD settings: required by that encoder, ignored by a checkpoint (so that
+    /// `--set text.encoder.kind=checkpoint` works on the shipped recipes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tfidf: Option<TfidfConfig>,
+}
+
+/// The text encoder of a recipe (issue 8 item 2).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EncoderChoice {
+    /// The embedded TF-IDF + truncated SVD of `[text.tfidf]`, fitted on the training items.
+    // A struct variant, not a unit one: serde lets unknown keys beside the tag of an internally
+    // tagged unit variant through, `deny_unknown_fields` only applies to fields.
+    Tfidf {},
+    /// A decoder checkpoint with mean pooling, cached on disk.
+    Checkpoint(CheckpointEncoderConfig),
+}
+
+impl Default for EncoderChoice {
+    fn default() -> Self {
+        Self::Tfidf {}
+    }
+}
+
+impl EncoderChoice {
+    pub fn is_tfidf(&self) -> bool {
+        matches!(self, Self::Tfidf {})
+    }
+}
+
+impl TextSection {
+    /// The TF-IDF settings, or an error naming the missing table.
+    pub fn tfidf(&self) -> Result<&TfidfConfig, ItemTokError> {
+        self.tfidf.as_ref().ok_or_else(|| ItemTokError::config("text.tfidf", "required by the TF-IDF encoder"))
+    }
 }
 
 /// The network's shape; `input_dim` comes from the text encoder.
@@ -132,7 +172,10 @@ impl ItemTokRecipe {
     /// Checks every invariant (each error names its field) and builds the network config for
     /// inputs of `input_dim`.
     pub fn resolve(&self, input_dim: usize) -> Result<RqVaeConfig, ItemTokError> {
-        self.text.tfidf.validate()?;
+        match &self.text.encoder {
+            EncoderChoice::Tfidf {} => self.text.tfidf()?.validate()?,
+            EncoderChoice::Checkpoint(encoder) => encoder.validate()?,
+        }
         let m = &self.model;
         let config = RqVaeConfig::new(input_dim, m.hidden_dims.clone(), m.latent_dim)
             .with_levels(m.levels)
@@ -200,5 +243,38 @@ mod tests {
         assert!(err.contains("train.kmeans_rows"), "{err}");
         let err = ItemTokRecipe::parse(RECIPES[0], &["model.levels=0".into()]).unwrap_err();
         assert!(err.contains("levels"), "{err}");
+    }
+
+    #[test]
+    fn checkpoint_encoder_keys() {
+        let text = RECIPES[0].replace(
+            "[text.tfidf]",
+            "encoder = { kind = \"checkpoint\", path = \"models/m\", bidirectional = false, batch = 8 }\n[text.tfidf]",
+        );
+        let recipe = ItemTokRecipe::parse(&text, &[]).unwrap();
+        let EncoderChoice::Checkpoint(encoder) = &recipe.text.encoder else { panic!("{:?}", recipe.text.encoder) };
+        assert_eq!(
+            (encoder.path.to_str(), encoder.bidirectional, encoder.batch, encoder.max_len),
+            (Some("models/m"), false, 8, 256)
+        );
+        // The saved recipe reads back the same.
+        let saved = toml::to_string(&recipe).unwrap();
+        assert_eq!(ItemTokRecipe::parse(&saved, &[]).unwrap(), recipe);
+        // Unknown keys, in the encoder table or beside its kind, are named.
+        let err = ItemTokRecipe::parse(&text, &["text.encoder.pooling_mode=\"mean\"".into()]).unwrap_err();
+        assert!(err.contains("pooling_mode"), "{err}");
+        let err = ItemTokRecipe::parse(&text, &["text.encoder.batch=0".into()]).unwrap_err();
+        assert!(err.contains("text.encoder.batch"), "{err}");
+        let err = ItemTokRecipe::parse(&text, &["text.encoder.kind=\"nv_embed\"".into()]).unwrap_err();
+        assert!(err.contains("nv_embed"), "{err}");
+        // The TF-IDF default keeps the saved recipe of older runs unchanged, and needs its table.
+        let rq = ItemTokRecipe::parse(RECIPES[0], &[]).unwrap();
+        assert!(rq.text.encoder.is_tfidf() && !toml::to_string(&rq).unwrap().contains("encoder"));
+        let err = ItemTokRecipe::parse("[text]\n[model]\nhidden_dims = [4]\nlatent_dim = 2\nlevels = 1\ncodebook_size = 2\n[train]\nepochs = 1\nbatch_size = 2\nlr = 0.1\n", &[]).unwrap_err();
+        assert!(err.contains("text.tfidf"), "{err}");
+        // A tfidf encoder with a stray key is refused too.
+        let err =
+            ItemTokRecipe::parse(RECIPES[0], &["text.encoder={ kind = \"tfidf\", path = \"x\" }".into()]).unwrap_err();
+        assert!(err.contains("path"), "{err}");
     }
 }

@@ -1,11 +1,11 @@
 //! A tokenizer run directory (issue 8 items 5-7): `train_run` reads the domain folders, fits and
-//! saves the TF-IDF + SVD text encoder, trains the RQ-VAE / CL-VAE, assigns collision-free ids,
+//! saves the text encoder (TF-IDF + SVD, or a checkpoint's path and settings), trains the RQ-VAE / CL-VAE, assigns collision-free ids,
 //! and writes the id tables, the trie, the report and the plots; `encode_domain` turns any
 //! domain folder, seen or not, into ids with the saved encoder and codebooks, no retraining.
 //!
 //! ```text
-//! RUN/recipe.toml  manifest.json  text_encoder.safetensors  rqvae.json  rqvae.safetensors
-//!     metrics.jsonl  checkpoint/  ids/<domain>.jsonl  trie.json  report.json  *.png
+//! RUN/recipe.toml  manifest.json  text_encoder.safetensors | text_encoder.json  text_cache/
+//!     rqvae.json  rqvae.safetensors  metrics.jsonl  checkpoint/  ids/<domain>.jsonl  trie.json  report.json  *.png
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,14 +24,15 @@ use super::id_table::{ItemIds, read_id_table, write_id_table};
 use super::item_text::TextLayout;
 use super::recipe::ItemTokRecipe;
 use super::report::{TokenizerReport, domain_usage, write_plots};
+use super::run_encoder::RunEncoder;
 use super::semantic_ids::{CollisionStrategy, id_report, reassign_last_level, resolve_collisions};
-use super::text_encoder::encode_items;
-use super::tfidf::TfidfSvd;
+use super::text_encoder::{TextEncoder, encode_items};
 use super::train::{TrainEvent, train};
 
 pub const RECIPE_FILE: &str = "recipe.toml";
 pub const MANIFEST_FILE: &str = "manifest.json";
-pub const TEXT_ENCODER_FILE: &str = "text_encoder.safetensors";
+/// The fitted TF-IDF + SVD encoder; a checkpoint encoder is `run_encoder::CHECKPOINT_FILE`.
+pub const TEXT_ENCODER_FILE: &str = super::run_encoder::TFIDF_FILE;
 pub const CONFIG_FILE: &str = "rqvae.json";
 pub const MODEL_FILE: &str = "rqvae.safetensors";
 pub const IDS_DIR: &str = "ids";
@@ -135,17 +136,9 @@ pub fn train_run<B: AutodiffBackend>(
         items.extend(mine);
     }
 
-    // The text encoder, fitted once (a resumed run reuses the saved one).
-    let encoder_path = out.join(TEXT_ENCODER_FILE);
-    let encoder = if encoder_path.is_file() {
-        TfidfSvd::load(&encoder_path)?
-    } else {
-        let texts =
-            items.iter().map(|item| super::item_text(item, recipe.text.layout)).collect::<Result<Vec<_>, _>>()?;
-        let encoder = TfidfSvd::fit(&texts, &recipe.text.tfidf)?;
-        encoder.save(&encoder_path)?;
-        encoder
-    };
+    // The text encoder, fitted once (a resumed run reuses the saved one); a checkpoint encoder
+    // runs without autodiff.
+    let encoder = RunEncoder::<B::InnerBackend>::prepare(&recipe.text, &items, out, device)?;
     let mut rows = encode_items(&encoder, &items, recipe.text.layout)?;
     manifest.input_scale = unit_rms_scale(&rows);
     scale_rows(&mut rows, manifest.input_scale);
@@ -246,7 +239,7 @@ fn write_trie<'a>(path: &Path, entries: impl Iterator<Item = &'a ItemIds>) -> Re
 #[derive(Debug)]
 pub struct Tokenizer<B: Backend> {
     pub manifest: Manifest,
-    pub encoder: TfidfSvd,
+    pub encoder: RunEncoder<B>,
     pub model: super::rqvae::RqVae<B>,
     run: PathBuf,
 }
@@ -260,7 +253,7 @@ impl<B: Backend> Tokenizer<B> {
             std::fs::read(&manifest_path).map_err(|source| ItemTokError::Io { path: manifest_path.clone(), source })?;
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| ItemTokError::Format { path: manifest_path.clone(), message: e.to_string() })?;
-        let encoder = TfidfSvd::load(&run.join(TEXT_ENCODER_FILE))?;
+        let encoder = RunEncoder::load(run, device)?;
         let config_path = run.join(CONFIG_FILE);
         let config = load_config(&config_path)?;
         if config.input_dim != encoder.dim() {
