@@ -319,6 +319,11 @@ pub fn extend_ids(
     new_distances: &[Vec<f32>],
     strategy: CollisionStrategy,
 ) -> Result<Vec<Vec<u32>>, ItemTokError> {
+    if new.is_empty() {
+        // Every item known (a training domain encoded again): nothing to place, and no distance
+        // row to take the codebook size from.
+        return Ok(Vec::new());
+    }
     match strategy {
         CollisionStrategy::ReassignLastLevel => {
             // Existing ids come first, so in every collision group they keep their tuple.
@@ -388,6 +393,10 @@ mod tests {
         let existing = vec![vec![0, 1, 0], vec![0, 1, 1]];
         let ids = extend_ids(&existing, &[vec![0, 1], vec![5, 5]], &[], CollisionStrategy::AppendLevel).unwrap();
         assert_eq!(ids, vec![vec![0, 1, 2], vec![5, 5, 0]]);
+        // No new items (a training domain encoded again): nothing to do, for either strategy.
+        for strategy in [CollisionStrategy::ReassignLastLevel, CollisionStrategy::AppendLevel] {
+            assert_eq!(extend_ids(&existing, &[], &[], strategy).unwrap(), Vec::<Vec<u32>>::new());
+        }
     }
 
     #[test]
