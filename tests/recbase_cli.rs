@@ -220,3 +220,25 @@ fn compare_prints_the_table_3_shape_for_the_same_rows() {
     let err = fails(&["recbase", "compare", "--zero-shot", s(&report), "--fine-tuned", s(&other.join("report.json"))]);
     assert!(err.contains("not the same rows"), "{err}");
 }
+
+#[test]
+fn finetune_then_zero_shot_side_by_side() {
+    let run = tiny_run();
+    let dir = tempfile::tempdir().unwrap();
+    let domain = tiny_domain("movies");
+    let tuned = dir.path().join("tuned");
+    let stdout = ok(&[
+        "recbase", "finetune", "--run", s(run), "--domain", s(&domain), "--out", s(&tuned), "--steps", "2", "--batch-rows", "2",
+        "--seq-len", "64", "--backend", "ndarray",
+    ]);
+    assert!(stdout.contains("2 steps"), "{stdout}");
+    let (zs, ft) = (dir.path().join("zs"), dir.path().join("ft"));
+    for (r, out) in [(run, &zs), (tuned.as_path(), &ft)] {
+        ok(&["recbase", "zero-shot", "--run", s(r), "--domain", s(&domain), "--out", s(out), "--negatives", "4", "--backend", "ndarray"]);
+    }
+    let table = ok(&["recbase", "compare", "--zero-shot", s(&zs.join("report.json")), "--fine-tuned", s(&ft.join("report.json"))]);
+    assert!(table.contains("| Fine-tuned |") && table.contains("%"), "{table}");
+    // Fine-tuning into the run it starts from is refused, with a message.
+    let err = fails(&["recbase", "finetune", "--run", s(run), "--domain", s(&domain), "--out", s(run), "--backend", "ndarray"]);
+    assert!(err.contains("out"), "{err}");
+}

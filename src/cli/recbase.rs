@@ -1,17 +1,20 @@
 //! `recfound recbase ...`: RecBase inference on a domain folder (issue 9 items 4-6). Contracts:
 //! `recfound recbase zero-shot --run RUN --domain DIR [--candidates FILE] --out DIR`,
-//! `recfound recbase recommend --run RUN --domain DIR --top-k K [--beams N] [--eval] --out FILE`
-//! and `recfound recbase compare --zero-shot DIR/report.json --fine-tuned DIR/report.json`
+//! `recfound recbase recommend --run RUN --domain DIR --top-k K [--beams N] [--eval] --out FILE`,
+//! `recfound recbase finetune --run RUN --domain DIR --out RUN2 [--steps N] [--lr X] ...` and
+//! `recfound recbase compare --zero-shot DIR/report.json --fine-tuned DIR/report.json`
 //! (the paper's Table 3 shape from two zero-shot reports).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use burn::backend::Autodiff;
 use clap::Subcommand;
 use recfound::backend::BackendKind;
 use recfound::data::domain::CANDIDATES_FILE;
 use recfound::recbase::RecBaseRun;
+use recfound::recbase::finetune::{FinetuneSettings, finetune};
 use recfound::recbase::recommend::{DomainRecommendSettings, RecommendSettings, recommend_domain, write_recommendations};
 use recfound::recbase::score::{Normalisation, ScoreSettings};
 use recfound::recbase::zero_shot::{REPORT_FILE, SCORES_FILE, ZeroShotEvent, ZeroShotSettings, write_outputs, zero_shot};
@@ -32,6 +35,9 @@ pub enum RecbaseCommand {
     ZeroShot(ZeroShotArgs),
     /// Top-k items per user by beam search constrained to the domain's item ids.
     Recommend(RecommendArgs),
+    /// Continue training a run on one domain's histories (each user's last item held back) into
+    /// a new complete run.
+    Finetune(FinetuneArgs),
     /// Zero-shot vs fine-tuned AUC side by side (RecBase Table 3) from two zero-shot reports.
     Compare(CompareArgs),
 }
@@ -103,6 +109,37 @@ pub struct RecommendArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct FinetuneArgs {
+    /// The pretrained RecBase run to start from.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The domain folder to adapt to (its items get ids from the run's saved item tokenizer).
+    #[arg(long)]
+    pub domain: PathBuf,
+    /// The new run directory (decoder, vocab.json, itemtok/, metrics.jsonl, summary.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = FinetuneSettings::default().steps)]
+    pub steps: usize,
+    /// Peak learning rate (warmup then cosine decay).
+    #[arg(long, default_value_t = FinetuneSettings::default().lr)]
+    pub lr: f64,
+    /// Packed rows per step.
+    #[arg(long, default_value_t = FinetuneSettings::default().batch_rows)]
+    pub batch_rows: usize,
+    /// Rows per forward pass (0 = the whole step at once).
+    #[arg(long, default_value_t = FinetuneSettings::default().micro_batch)]
+    pub micro_batch: usize,
+    /// Tokens per packed row.
+    #[arg(long, default_value_t = FinetuneSettings::default().seq_len)]
+    pub seq_len: usize,
+    #[arg(long, default_value_t = FinetuneSettings::default().seed)]
+    pub seed: u64,
+    #[arg(long, value_parser = super::parse_backend)]
+    pub backend: Option<BackendKind>,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct CompareArgs {
     /// report.json of `recbase zero-shot` with the pretrained run (repeat once per domain).
     #[arg(long = "zero-shot", required = true)]
@@ -116,6 +153,7 @@ pub fn run(args: RecbaseArgs) -> anyhow::Result<()> {
     match args.command {
         RecbaseCommand::ZeroShot(args) => run_zero_shot(args),
         RecbaseCommand::Recommend(args) => run_recommend(args),
+        RecbaseCommand::Finetune(args) => run_finetune(args),
         RecbaseCommand::Compare(args) => run_compare(args),
     }
 }
@@ -237,6 +275,35 @@ fn progress_bar(template: &str) -> indicatif::ProgressBar {
 fn eval_path(out: &Path) -> PathBuf {
     let stem = out.file_stem().map_or_else(|| "recommend".into(), |s| s.to_string_lossy().into_owned());
     out.with_file_name(format!("{stem}.eval.json"))
+}
+
+fn run_finetune(args: FinetuneArgs) -> anyhow::Result<()> {
+    let backend = args.backend.unwrap_or_else(BackendKind::default_compiled);
+    let settings = FinetuneSettings {
+        steps: args.steps,
+        lr: args.lr,
+        batch_rows: args.batch_rows,
+        micro_batch: args.micro_batch,
+        seq_len: args.seq_len,
+        seed: args.seed,
+        ..FinetuneSettings::default()
+    };
+    eprintln!("fine-tuning {} on {} for {} steps on {backend}", args.run.display(), args.domain.display(), args.steps);
+    let report = with_backend!(backend, |B, device| finetune::<Autodiff<B>>(&args.run, &args.domain, &args.out, &settings, &device))
+        .with_context(|| format!("fine-tuning {} on {}", args.run.display(), args.domain.display()))?;
+    let loss = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+    println!(
+        "{} steps, loss {} -> {}, {:.0} tokens/s, {:.1}s; {} users' last item held back",
+        report.steps,
+        loss(report.first_loss),
+        loss(report.last_loss),
+        report.tokens_per_s,
+        report.seconds,
+        report.held_out_users
+    );
+    println!("fine-tuned run -> {}", args.out.display());
+    println!("side by side (Table 3): recbase zero-shot with --run {} and with --run {} on the same --domain and --seed, then recbase compare", args.run.display(), args.out.display());
+    Ok(())
 }
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
