@@ -153,3 +153,39 @@ fn report(outcome: &LoopOutcome, config: &DecoderConfig, vocab: &ConceptVocab, d
         seconds: outcome.seconds,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(name).join("config.json")
+    }
+
+    #[test]
+    fn paper_configs_have_the_hand_computed_parameter_counts() {
+        // 0.3b: D 1024, I 2816, 16 heads = 16 kv heads of 64, 24 layers, V 20000, tied head.
+        // Per layer: q, k, v, o 4 * 1024^2 = 4,194,304; q/k/v biases 3 * 1024 = 3,072;
+        // MLP 3 * 1024 * 2816 = 8,650,752; 2 norms 2,048 -> 12,850,176; x 24 = 308,404,224.
+        // + embedding 20000 * 1024 = 20,480,000 + final norm 1,024 = 328,885,248.
+        let c = DecoderConfig::from_hf_file(&model("recbase-0.3b")).unwrap();
+        assert_eq!((c.vocab_size, c.num_key_value_heads, c.head_dim, c.tie_word_embeddings), (20000, 16, 64, true));
+        assert_eq!(c.num_parameters(), 328_885_248);
+        // 1.5b: D 1536, I 8960, 12 heads of 128, 2 kv heads (256 wide), 28 layers.
+        // Per layer: q, o 2 * 1536^2 = 4,718,592; k, v 2 * 1536 * 256 = 786,432; biases
+        // 1536 + 512 = 2,048; MLP 3 * 1536 * 8960 = 41,287,680; norms 3,072 -> 46,797,824;
+        // x 28 = 1,310,339,072. + embedding 30,720,000 + final norm 1,536 = 1,341,060,608.
+        let c = DecoderConfig::from_hf_file(&model("recbase-1.5b")).unwrap();
+        assert_eq!(c.num_parameters(), 1_341_060_608);
+    }
+
+    #[test]
+    fn the_run_vocabulary_replaces_the_config_vocab_size() {
+        let vocab = ConceptVocab::new(vec![256, 256, 256, 256, 40]).unwrap();
+        let c = recbase_config(&model("recbase-tiny"), &vocab).unwrap();
+        assert_eq!(c.vocab_size, 3 + 4 * 256 + 40);
+        assert_eq!((c.bos_token_id, c.eos_token_ids.clone(), c.pad_token_id), (Some(BOS), vec![EOS], Some(PAD)));
+        // The tiny model: 2 layers of D 64 -> a few hundred thousand parameters with this vocabulary.
+        assert!(c.num_parameters() < 300_000, "{}", c.num_parameters());
+    }
+}
