@@ -176,3 +176,37 @@ fn a_run_trained_with_a_checkpoint_encodes_unseen_domains_through_it() {
     let err = Tokenizer::<TestBackend>::load(&run, &device).unwrap_err().to_string();
     assert!(err.contains(model.to_str().unwrap()) && err.contains("not found"), "{err}");
 }
+
+#[test]
+fn cli_trains_with_a_checkpoint_and_encodes_an_unseen_domain() {
+    let root = tempfile::tempdir().unwrap();
+    let model = tiny_checkpoint(&root.path().join("model"));
+    let shop = domain(&root.path().join("shop"), "s", 30, "home");
+    let unseen = domain(&root.path().join("unseen"), "n", 12, "garden");
+    let (run, ids) = (root.path().join("run"), root.path().join("ids.jsonl"));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let recfound = || std::process::Command::new(env!("CARGO_BIN_EXE_recfound"));
+    let mut train = vec!["itemtok".into(), "train".into(), "--domain".into(), s(&shop), "--out".into(), s(&run)];
+    train.extend([
+        "--recipe".into(),
+        s(&repo().join("recipes/itemtok-clvae.toml")),
+        "--backend".into(),
+        "ndarray".into(),
+    ]);
+    let encoder = format!("text.encoder={{ kind = \"checkpoint\", path = {:?} }}", s(&model));
+    for set in std::iter::once(encoder).chain(tiny_training_sets()) {
+        train.extend(["--set".into(), set]);
+    }
+    let out = recfound().args(&train).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let encode = ["itemtok", "encode", "--run", &s(&run), "--domain", &s(&unseen), "--out", &s(&ids)];
+    let out = recfound().args(encode).args(["--backend", "ndarray"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read_id_table(&ids).unwrap().len(), 12);
+    // Without its checkpoint the run cannot encode, and says which folder is missing.
+    std::fs::remove_dir_all(&model).unwrap();
+    let out = recfound().args(encode).args(["--backend", "ndarray"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains(&s(&model)) && stderr.contains("not found"), "{stderr}");
+}
