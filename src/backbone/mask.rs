@@ -60,6 +60,12 @@ impl TokenMask {
     /// Positions restart at each segment, and a token attends only to tokens of its own segment
     /// (causally, in causal mode), so packing several users into a row equals running each
     /// alone. A segment is a run of equal ids: `[1, 1, 2, 2, 0]` is two segments and a pad.
+    ///
+    /// After a KV cache, every segment continues the cached prefix: it sees all cached keys and
+    /// its positions start where the cache ends. That scores many continuations of one prefix in
+    /// one pass without copying the cache per continuation (RecBase's candidates after a
+    /// shared history). The cache then holds all the continuations side by side and is not meant
+    /// for further decoding.
     pub fn packed(rows: &[Vec<u32>]) -> Self {
         let len = rows.first().map_or(0, |r| r.len());
         assert!(rows.iter().all(|r| r.len() == len), "all segment rows must have the same length");
@@ -129,14 +135,15 @@ impl<B: Backend> AttnPlan<B> {
         let past = past_valid.first().map_or(0, |r| r.len());
         let tk = past + t;
 
-        assert!(!new.is_packed() || past == 0, "packed rows are for full-sequence passes, not a KV cache");
         let mut positions = Vec::with_capacity(batch * t);
         for b in 0..batch {
-            let mut count = seen.get(b).copied().unwrap_or(0);
+            let start = seen.get(b).copied().unwrap_or(0);
+            let mut count = start;
             for i in 0..t {
-                // A new segment starts its positions at 0, as if it were alone in its row.
+                // A new segment starts its positions where the cache ends (0 without a cache), as
+                // if it were alone in its row after the cached tokens.
                 if i > 0 && new.segment(b, i) != new.segment(b, i - 1) {
-                    count = 0;
+                    count = start;
                 }
                 if new.is_valid(b, i) {
                     positions.push(count);
@@ -165,8 +172,9 @@ impl<B: Backend> AttnPlan<B> {
                 let qi = past + i;
                 let query_valid = new.is_valid(b, i);
                 for j in 0..tk {
-                    // Packed rows: another segment is another user (past == 0, so j indexes `new`).
-                    let other_segment = new.is_packed() && new.segment(b, j) != new.segment(b, i);
+                    // Packed rows: another segment is another user (or, after a cache, another
+                    // continuation of the same cached prefix); cached keys are shared by all.
+                    let other_segment = new.is_packed() && j >= past && new.segment(b, j - past) != new.segment(b, i);
                     let hidden = !key_valid(b, j)
                         || other_segment
                         || (mode == AttnMode::Causal && j > qi)
@@ -263,6 +271,28 @@ mod tests {
         let mask = mask.unwrap();
         assert_eq!(&mask[0..6], &[false, false, false, true, true, true]);
         assert_eq!(&mask[18..24], &[true, true, true, false, false, true]);
+    }
+
+    #[test]
+    fn packed_continuations_after_a_cache_share_the_prefix_only() {
+        // Cached: 1 pad + 2 real tokens. New: two continuations of 2 tokens each, then a pad.
+        let past = vec![vec![false, true, true]];
+        let m = TokenMask::packed(&[vec![1, 1, 2, 2, 0]]);
+        let (pos, mask, _) = plan(&m, &past, &[2], AttnMode::Causal, None);
+        assert_eq!(pos, vec![2, 3, 2, 3, 1]);
+        let mask = mask.unwrap();
+        let seg = [1, 1, 2, 2, 0];
+        for i in 0..4 {
+            for j in 0..8 {
+                let seen = !mask[i * 8 + j];
+                let expected = match j {
+                    0 => false,         // the cached pad
+                    1 | 2 => true,      // the cached prefix, shared
+                    _ => seg[j - 3] == seg[i] && j - 3 <= i,
+                };
+                assert_eq!(seen, expected, "query {i}, key {j}");
+            }
+        }
     }
 
     #[test]

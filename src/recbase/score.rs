@@ -7,8 +7,11 @@
 //! penalised for it).
 //!
 //! Batched with a shared-history KV cache: one forward over the users' histories (left-padded),
-//! the cache rows repeated once per candidate (`KvCache::select_rows`), then one forward over every
-//! candidate's first L - 1 tokens. Level 0 is read at the history's last position. The result is
+//! then one forward over every candidate's first L - 1 tokens, all of a user's candidates side by
+//! side in its row after the cached history, each its own segment of a packed mask
+//! ([`TokenMask::packed`]): it sees the history and its own earlier codes, never another
+//! candidate, and the cache is never copied per candidate. Level 0 is read at the history's last
+//! position. The result is
 //! the same as a plain forward of `history + candidate` per candidate (tests/recbase_score.rs),
 //! only faster: the history is processed once per user, not once per candidate.
 
@@ -36,7 +39,7 @@ pub enum Normalisation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScoreSettings {
     pub normalisation: Normalisation,
-    /// Candidate rows per forward pass (the repeated cache holds this many histories). A user's
+    /// Candidate rows per forward pass (bounds the `[rows, L-1, V]` logits). A user's
     /// candidates are never split, so a batch may exceed it when one user has more.
     pub max_rows: usize,
 }
@@ -96,7 +99,7 @@ fn score_batch<B: Backend>(
     device: &B::Device,
 ) -> Vec<Vec<f32>> {
     let levels = vocab.levels();
-    // Cache row of each candidate row: its user's history, once per candidate.
+    // The user (history row) of each candidate row.
     let rows: Vec<usize> = queries.iter().enumerate().flat_map(|(u, q)| std::iter::repeat_n(u, q.candidates.len())).collect();
     let n = rows.len();
     if n == 0 {
@@ -115,10 +118,32 @@ fn score_batch<B: Backend>(
     let mut per_level = vec![target_log_probs(first_logits, &first, 0, vocab, normalisation)]; // [N, 1]
 
     if levels > 1 {
-        cache.select_rows(&rows);
-        let inputs: Vec<i64> = (0..n).flat_map(|r| tokens[r * levels..(r + 1) * levels - 1].iter().map(|&t| i64::from(t))).collect();
-        let inputs = Tensor::<B, 2, Int>::from_data(TensorData::new(inputs, [n, levels - 1]), device); // [N, L-1]
-        let logits = lm.forward(inputs, &TokenMask::all(n, levels - 1), AttnMode::Causal, Some(&mut cache)); // [N, L-1, V]
+        // Every user's candidates go into one row after its cached history, each candidate its
+        // own segment: a segment sees the whole history and its own earlier codes, never another
+        // candidate, so the history's keys are shared instead of copied once per candidate.
+        let per = levels - 1;
+        let width = queries.iter().map(|q| q.candidates.len() * per).max().unwrap_or(0);
+        let mut inputs = vec![i64::from(PAD); queries.len() * width];
+        let mut segments = vec![vec![0u32; width]; queries.len()];
+        // Row of the flattened `[U*W, V]` logits read for each (candidate row, level >= 1).
+        let mut read = Vec::with_capacity(n * per);
+        let mut r = 0;
+        for (u, q) in queries.iter().enumerate() {
+            for c in 0..q.candidates.len() {
+                for j in 0..per {
+                    inputs[u * width + c * per + j] = i64::from(tokens[r * levels + j]);
+                    segments[u][c * per + j] = c as u32 + 1;
+                    read.push((u * width + c * per + j) as i64);
+                }
+                r += 1;
+            }
+        }
+        let inputs = Tensor::<B, 2, Int>::from_data(TensorData::new(inputs, [queries.len(), width]), device); // [U, W]
+        let logits = lm.forward(inputs, &TokenMask::packed(&segments), AttnMode::Causal, Some(&mut cache)); // [U, W, V]
+        let read = Tensor::<B, 1, Int>::from_data(TensorData::new(read, [n * per]), device);
+        let logits = logits.reshape([queries.len() * width, v]) // [U*W, V]
+            .select(0, read) // [N*(L-1), V]
+            .reshape([n, per, v]); // [N, L-1, V]
         let targets: Vec<u32> = (0..n).flat_map(|r| tokens[r * levels + 1..(r + 1) * levels].iter().copied()).collect();
         per_level.push(target_log_probs(logits, &targets, 1, vocab, normalisation)); // [N, L-1]
     }
