@@ -242,3 +242,23 @@ fn finetune_then_zero_shot_side_by_side() {
     let err = fails(&["recbase", "finetune", "--run", s(run), "--domain", s(&domain), "--out", s(run), "--backend", "ndarray"]);
     assert!(err.contains("out"), "{err}");
 }
+
+#[test]
+fn items_the_vocabulary_cannot_write_are_named() {
+    // The tiny run's tokenizer, but a vocabulary with a single code on each semantic level: an
+    // item whose semantic codes are not all 0 cannot be written. (The disambiguation level is
+    // folded into its size by `RecBaseRun::encode_domain`, so it is not the one narrowed.)
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("narrow");
+    std::fs::create_dir_all(&run).unwrap();
+    let vocab = ConceptVocab::new(vec![1, 1, 256]).unwrap();
+    let mut config = DecoderConfig::from_hf_file(&repo().join("models/tiny-qwen2/config.json")).unwrap();
+    config.vocab_size = vocab.len();
+    save_final(&run, &config.init::<TestBackend>(&Default::default()), &config, &vocab).unwrap();
+    copy_itemtok(&tiny_run().join("itemtok"), &run).unwrap();
+    let out = dir.path().join("out");
+    let domain = tiny_domain("movies");
+    let err = fails(&["recbase", "zero-shot", "--run", s(&run), "--domain", s(&domain), "--out", s(&out), "--backend", "ndarray"]);
+    assert!(err.contains("item `m") && err.contains("which has 1 codes"), "{err}");
+    assert!(!out.join("report.json").exists());
+}
