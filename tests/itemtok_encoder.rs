@@ -204,6 +204,8 @@ fn cli_trains_with_a_checkpoint_and_encodes_an_unseen_domain() {
     let out = recfound().args(encode).args(["--backend", "ndarray"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(read_id_table(&ids).unwrap().len(), 12);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("text encoder: checkpoint") && stdout.contains("forward batch"), "{stdout}");
     // Without its checkpoint the run cannot encode, and says which folder is missing.
     std::fs::remove_dir_all(&model).unwrap();
     let out = recfound().args(encode).args(["--backend", "ndarray"]).output().unwrap();

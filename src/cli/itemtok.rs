@@ -11,6 +11,7 @@ use clap::Subcommand;
 use recfound::backend::BackendKind;
 use recfound::itemtok::recipe::ItemTokRecipe;
 use recfound::itemtok::run::{Tokenizer, train_run};
+use recfound::itemtok::run_encoder::RunEncoder;
 use recfound::itemtok::train::TrainEvent;
 use recfound::itemtok::write_id_table;
 use recfound::with_backend;
@@ -110,13 +111,26 @@ pub fn run(args: ItemtokArgs) -> anyhow::Result<()> {
         ItemtokCommand::Encode { run, domain, out, backend } => {
             let backend = backend.unwrap_or_else(BackendKind::default_compiled);
             let start = Instant::now();
-            let table = with_backend!(backend, |B, device| {
+            let (table, encoder) = with_backend!(backend, |B, device| {
                 let tokenizer =
                     Tokenizer::<B>::load(&run, &device).with_context(|| format!("loading {}", run.display()))?;
-                tokenizer.encode_domain(&domain, &device).with_context(|| format!("encoding {}", domain.display()))
+                let table = tokenizer
+                    .encode_domain(&domain, &device)
+                    .with_context(|| format!("encoding {}", domain.display()))?;
+                let encoder = match &tokenizer.encoder {
+                    RunEncoder::Tfidf(_) => "TF-IDF + SVD".to_string(),
+                    RunEncoder::Checkpoint(e) => format!(
+                        "checkpoint {}, {} forward batch(es), cache {}",
+                        e.config().path.display(),
+                        e.batches_run(),
+                        e.cache_dir().display()
+                    ),
+                };
+                anyhow::Ok((table, encoder))
             })?;
             write_id_table(&out, &table)?;
             println!("{} items encoded in {:.1}s -> {}", table.len(), start.elapsed().as_secs_f64(), out.display());
+            println!("text encoder: {encoder}");
             Ok(())
         }
     }

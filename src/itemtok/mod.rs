@@ -1,7 +1,8 @@
-//! RecBase item tokenizer (RecBase §3.1-3.2, DESIGN.md §8), its backend-free parts: item text in
-//! one unified layout, the text-encoder seam with the embedded TF-IDF + randomised-SVD encoder,
-//! k-means, the CL-VAE curriculum and re-initialisation rules, semantic-id usage statistics and
-//! collision handling, the item id table with its prefix trie, and a 2-D PCA for plots.
+//! RecBase item tokenizer (RecBase §3.1-3.2, DESIGN.md §8): item text in one unified layout, the
+//! text-encoder seam with the embedded TF-IDF + randomised-SVD encoder and the cached checkpoint
+//! encoder, k-means, the RQ-VAE and its training with the CL-VAE curriculum and re-initialisation
+//! rules, semantic-id usage statistics and collision handling, the item id table with its prefix
+//! trie, reports, a 2-D PCA for plots, and the run directory that `recfound itemtok` reads.
 
 pub mod assign;
 pub mod checkpoint;

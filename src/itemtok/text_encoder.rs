@@ -1,5 +1,6 @@
 //! The text-encoder seam of issue 8 item 2: every encoder (the embedded TF-IDF + SVD default,
-//! later a backbone checkpoint with mean pooling) turns item texts into one vector each, so the
+//! or a backbone checkpoint with mean pooling, `checkpoint_encoder.rs`) turns item texts into
+//! one vector each, so the
 //! RQ-VAE/CL-VAE never knows which one produced its inputs (RecBase §3.2: one shared encoder;
 //! §4.2 uses NV-Embed-v2).
 
