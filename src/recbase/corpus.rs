@@ -62,6 +62,24 @@ pub fn item_tokens(vocab: &ConceptVocab, ids: Vec<ItemIds>) -> Result<HashMap<St
         .collect()
 }
 
+/// Folds last-level codes past the vocabulary's last level back into it (`code % size`) and
+/// returns how many it folded. Only for a tokenizer whose last level is `append_level`'s counter:
+/// that level carries no meaning beyond "which of the items sharing the semantic levels", so a
+/// folded item keeps its semantic levels and may share its full id with another item (equal
+/// scores), where refusing it would leave the whole unseen domain unscored.
+pub fn fold_disambiguation(vocab: &ConceptVocab, ids: &mut [ItemIds]) -> usize {
+    let last = vocab.levels() - 1;
+    let size = vocab.level_sizes[last];
+    let mut folded = 0;
+    for entry in ids.iter_mut().filter(|e| e.ids.len() == vocab.levels()) {
+        if entry.ids[last] >= size {
+            entry.ids[last] %= size;
+            folded += 1;
+        }
+    }
+    folded
+}
+
 /// The ids of every domain's items (one table per domain, in order) with the tokenizer saved
 /// in `itemtok_dir`, and the vocabulary that writes them all, each level at least as large as
 /// the tokenizer's codebook (so items of unseen domains, which may use codes the training items
@@ -111,4 +129,25 @@ pub fn visiting_order(domains: Vec<DomainRows>, weights: &[f64], count: usize, s
     }).collect();
     let order = picks.into_iter().map(|(d, r)| starts[d] + r).collect();
     Ok((domains.into_iter().flat_map(|d| d.rows).collect(), order))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_disambiguation_codes_past_the_vocabulary_fold() {
+        // Levels 4, 4, then a counter of 3: (1, 2, 7) -> 7 % 3 = 1; (1, 2, 2) stays.
+        let vocab = ConceptVocab::new(vec![4, 4, 3]).unwrap();
+        let mut ids = vec![
+            ItemIds { item_id: "a".into(), ids: vec![1, 2, 7] },
+            ItemIds { item_id: "b".into(), ids: vec![1, 2, 2] },
+        ];
+        assert_eq!(fold_disambiguation(&vocab, &mut ids), 1);
+        assert_eq!((ids[0].ids.clone(), ids[1].ids.clone()), (vec![1, 2, 1], vec![1, 2, 2]));
+        // A semantic code past its level is still refused by item_tokens, naming the item.
+        let bad = vec![ItemIds { item_id: "c".into(), ids: vec![5, 0, 0] }];
+        let err = item_tokens(&vocab, bad).unwrap_err().to_string();
+        assert!(err.contains("`c`"), "{err}");
+    }
 }

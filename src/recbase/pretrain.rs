@@ -120,6 +120,31 @@ pub fn rows_loss_sum<B: Backend>(decoder: &Decoder<B>, rows: &[&PackedRow], devi
     response_ce_sum(logits, &targets)
 }
 
+/// The gradients of the mean next-token loss over `batch`, computed `micro` rows per forward
+/// pass: each micro-batch contributes its loss sum over the *whole batch's* target count, so the
+/// accumulated gradients equal one pass over the batch. Also returns that mean loss.
+pub fn batch_gradients<B: AutodiffBackend>(
+    decoder: &Decoder<B>,
+    batch: &[&PackedRow],
+    micro: usize,
+    device: &B::Device,
+) -> (GradientsParams, Tensor<B::InnerBackend, 1>) {
+    let targets: usize = batch.iter().map(|r| r.targets().iter().filter(|&&x| x >= 0).count()).sum();
+    let mut acc = GradientsAccumulator::<Decoder<B>>::new();
+    let mut loss: Option<Tensor<B::InnerBackend, 1>> = None;
+    for chunk in batch.chunks(micro.max(1)) {
+        let (sum, _) = rows_loss_sum(decoder, chunk, device);
+        let part = sum / targets.max(1) as f64;
+        let value = part.clone().inner();
+        loss = Some(match loss {
+            Some(total) => total + value,
+            None => value,
+        });
+        acc.accumulate(decoder, GradientsParams::from_grads(part.backward(), decoder));
+    }
+    (acc.grads(), loss.unwrap_or_else(|| Tensor::from_floats([f32::NAN], device)))
+}
+
 /// Trains `start` (a decoder built from `config`) over `order` (the rows of every step, `batch_rows` per step, in order) from the
 /// step after the checkpoint (or 0) to `settings.steps`, writing `metrics.jsonl`, `loss.png` and
 /// `checkpoints/` into `run_dir`. Returns the trained decoder.
@@ -179,27 +204,14 @@ pub fn train_loop<B: AutodiffBackend>(
         let batch: Vec<&PackedRow> = order[(step - 1) * settings.batch_rows..step * settings.batch_rows].iter().map(|&i| &rows[i]).collect();
         let targets: usize = batch.iter().map(|r| r.targets().iter().filter(|&&x| x >= 0).count()).sum();
         let tokens: usize = batch.iter().map(|r| r.real_tokens()).sum();
-        // Each micro-batch's loss is its sum over the whole batch's target count, so the
-        // accumulated gradients are those of the batch mean.
-        let mut acc = GradientsAccumulator::<Decoder<B>>::new();
-        let mut loss_total: Option<Tensor<B::InnerBackend, 1>> = None;
-        for chunk in batch.chunks(micro) {
-            let (sum, _) = rows_loss_sum(&decoder, chunk, device);
-            let part = sum / targets.max(1) as f64;
-            let value = part.clone().inner();
-            loss_total = Some(match loss_total {
-                Some(t) => t + value,
-                None => value,
-            });
-            acc.accumulate(&decoder, GradientsParams::from_grads(part.backward(), &decoder));
-        }
+        let (grads, loss) = batch_gradients(&decoder, &batch, micro, device);
         // One read-back per step (a device sync).
-        let loss = loss_total.map_or(f64::NAN, |t| t.into_data().convert::<f64>().to_vec::<f64>().expect("f64")[0]);
+        let loss = loss.into_data().convert::<f64>().to_vec::<f64>().expect("f64")[0];
         if !loss.is_finite() {
             progress.finish_and_clear();
             return Err(train_err(format!("step {step}: the loss is {loss}; stopping (the last good checkpoint is kept)")));
         }
-        decoder = optim.step(rate, decoder, acc.grads());
+        decoder = optim.step(rate, decoder, grads);
         let seconds = timer.elapsed().as_secs_f64();
         state.step = step;
         state.tokens_seen += tokens;
@@ -256,5 +268,39 @@ fn save_checkpoint<B: AutodiffBackend>(
 fn draw(history: &RunHistory, run_dir: &Path) {
     if let Err(e) = history.write_pngs(run_dir) {
         tracing::warn!("drawing loss.png: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backbone::Family;
+    use crate::backend::TestBackend;
+    use crate::recbase::packing::pack_rows;
+    use burn::backend::Autodiff;
+
+    type Ad = Autodiff<TestBackend>;
+
+    #[test]
+    fn micro_batches_give_the_one_pass_gradients() {
+        let config = DecoderConfig::new(Family::Qwen2, 12, 16, 24, 2, 4, 2, 4).with_qkv_bias(true);
+        let device = Default::default();
+        let decoder = config.init::<Ad>(&device);
+        // 4 rows of 9 tokens, 2 tokens per item, unequal target counts per row.
+        let streams = vec![vec![3, 4, 5, 6], vec![7, 8], vec![3, 8, 5, 6, 9, 10, 11, 4], vec![9, 10, 3, 4], vec![5, 6]];
+        let rows = pack_rows(&streams, 2, 9).unwrap();
+        let batch: Vec<&PackedRow> = rows.iter().collect();
+        assert!(batch.len() >= 3);
+        let embed = |grads: &GradientsParams| {
+            grads.get::<TestBackend, 2>(decoder.model.embed_tokens.weight.id).unwrap().into_data().to_vec::<f32>().unwrap()
+        };
+        let value = |t: Tensor<TestBackend, 1>| t.into_data().to_vec::<f32>().unwrap()[0];
+        let (one, loss_one) = batch_gradients(&decoder, &batch, batch.len(), &device);
+        let (micro, loss_micro) = batch_gradients(&decoder, &batch, 1, &device);
+        assert!((value(loss_one) - value(loss_micro)).abs() < 1e-5);
+        let (a, b) = (embed(&one), embed(&micro));
+        let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(max_diff < 1e-6, "max abs diff {max_diff}");
+        assert!(a.iter().any(|x| x.abs() > 1e-4), "the gradients are not all zero");
     }
 }

@@ -64,8 +64,21 @@ impl<B: Backend> RecBaseRun<B> {
     /// Encodes a domain's items with the saved item tokenizer, no refit: `item_id -> tokens`
     /// (`levels()` each). An item whose ids the vocabulary cannot write is
     /// [`RecBaseError::Unencodable`] naming the item.
+    ///
+    /// One exception: with the tokenizer's `append_level` collision strategy the last level is
+    /// only a counter that tells apart items sharing the semantic levels, and a new domain's
+    /// items continue that count past what the training items used. Such a code is folded into
+    /// the vocabulary (`code % size`; see [`fold_disambiguation`](super::corpus::fold_disambiguation)),
+    /// logged with the count, instead of failing the whole domain.
     pub fn encode_domain(&self, domain: &Path, device: &B::Device) -> Result<HashMap<String, Vec<u32>>, RecBaseError> {
-        let ids = self.item_tokenizer(device)?.encode_domain(domain, device)?;
+        let tokenizer = self.item_tokenizer(device)?;
+        let mut ids = tokenizer.encode_domain(domain, device)?;
+        if tokenizer.manifest.collision == crate::itemtok::CollisionStrategy::AppendLevel {
+            let folded = super::corpus::fold_disambiguation(&self.vocab, &mut ids);
+            if folded > 0 {
+                tracing::warn!(domain = %domain.display(), folded, items = ids.len(), "disambiguation codes past the vocabulary folded (these items may share ids)");
+            }
+        }
         super::corpus::item_tokens(&self.vocab, ids)
     }
 }
