@@ -183,3 +183,41 @@ fn bertscore_from_saved_predictions_into_the_report() {
     let err = fails(&["eval", "--predictions", s(&run), "--bertscore-model", s(&model), "--bertscore-layer", "9", "--backend", "ndarray"]);
     assert!(err.contains("layer 9"), "{err}");
 }
+
+/// The quickstart now ends with the paper's loop: the trained adapter evaluated, the last two
+/// checkpoints TIES-merged and evaluated, and a report; `recfound report` on its directories
+/// rebuilds the same tables.
+#[test]
+fn quickstart_ends_with_eval_merge_and_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let res = recfound(&["recipe", "recipes/quickstart.toml", "--out", s(&run), "--set", "generate.max_new_tokens=4", "--backend", "ndarray"]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    for file in [
+        "base-model/model.safetensors",
+        "train/eval/metrics.json",
+        "train/eval/predictions/Sentiment_Analysis.jsonl",
+        "train/routing.json",
+        "merged/adapter/adapter_model.safetensors",
+        "merged/eval/metrics.json",
+        "report/report.md",
+        "report/trained/ratios.png",
+        "report/trained/routing.png",
+        "report/ties-merged/routing.png",
+    ] {
+        assert!(run.join(file).is_file(), "missing {file}");
+    }
+    let md = std::fs::read_to_string(run.join("report/generative.md")).unwrap();
+    assert!(md.contains("| trained |") && md.contains("| ties-merged |") && md.contains("SA (macro-F1)"), "{md}");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["eval"]["tasks"].as_array().unwrap().len(), 2); // SA and U2I
+    assert!(summary["merged_eval"]["embedding_average"].is_number());
+
+    let again = tmp.path().join("again");
+    let (train, merged) = (run.join("train"), run.join("merged"));
+    let res = recfound(&["report", s(&train), s(&merged), "--label", "trained", "--label", "ties-merged", "--out", s(&again)]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    for name in ["generative.md", "embedding.md"] {
+        assert_eq!(std::fs::read_to_string(again.join(name)).unwrap(), std::fs::read_to_string(run.join("report").join(name)).unwrap(), "{name}");
+    }
+}

@@ -1,8 +1,11 @@
 //! The quickstart pipeline: a decoder (a checkpoint, or a tiny random one from a `config.json`
-//! in `models/`), greedy and beam generation, and embeddings of a few inputs. It needs no
-//! download and no data, and shows every stage of the backbone in a few seconds.
+//! in `models/`), greedy and beam generation, and embeddings of a few inputs; with `[train]`,
+//! RecFound training in small, then the rest of the paper's loop (RecFound §4.4, §5): the
+//! trained adapter evaluated on the data's test split, a TIES merge of the last two checkpoints
+//! evaluated too, and a report (Tables 2-3, routing heatmap, sample-ratio plot). It needs no
+//! download and runs in seconds.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
@@ -13,10 +16,18 @@ use crate::backbone::embed::{EmbedInput, embed};
 use crate::adapters::{Adapter, load_adapter, save_adapter};
 use crate::backbone::{
     AttnMode, BeamConfig, Decoder, DecoderConfig, Lm, ProjectionDelta, Sampler, StopConfig, beam_rows, beam_search, generate,
-    load_decoder,
+    load_decoder, save_hf_checkpoint,
 };
-use crate::recfound::TaskId;
 use crate::config::Recipe;
+use crate::eval::{EvalConfig, EvalModel, EvalReport, run_eval};
+use crate::merge::{AdapterMergeConfig, MergeMethod, TiesConfig, TrimScope, merge_adapter_dirs};
+use crate::recfound::TaskId;
+use crate::report::{ReportOptions, RunInput, routing_json, write_report};
+use crate::text::{PromptTemplate, TextTokenizer};
+use crate::train::checkpoint::{STATE_FILE, latest_checkpoint};
+
+/// Test rows per task the quickstart evaluates at most (the shipped split has 6).
+const EVAL_ROWS: usize = 64;
 
 /// What the quickstart did, for the CLI's summary (also written as `summary.json`).
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +45,12 @@ pub struct QuickstartReport {
     pub adapter: Option<String>,
     /// The training stage's report, when the recipe has `[train]`.
     pub train: Option<super::recfound::TrainReport>,
+    /// The trained adapter on the test split (`train/eval/`).
+    pub eval: Option<EvalReport>,
+    /// The TIES merge of the last two checkpoints on the test split (`merged/eval/`).
+    pub merged_eval: Option<EvalReport>,
+    /// Where the report went (`report/`).
+    pub report: Option<PathBuf>,
 }
 
 /// Runs the quickstart recipe, writing `recipe.toml`, `generations.jsonl`,
@@ -68,6 +85,9 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
         embedding_cosine: Vec::new(),
         adapter: None,
         train: None,
+        eval: None,
+        merged_eval: None,
+        report: None,
     };
 
     // An adapter, when the recipe asks for one: saved beside the outputs (a fresh one has B = 0,
@@ -81,12 +101,7 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
             };
             save_adapter(&adapter, &run_dir.join("adapter"), Some(&report.source))?;
             if adapter.is_tmole() {
-                let mut routing = Vec::new();
-                for task in TaskId::ALL {
-                    let sites: Vec<_> = adapter.routing(task)?.into_iter().map(|s| serde_json::json!({"module": s.proj.module_path(s.layer), "weights": s.weights})).collect();
-                    routing.push(serde_json::json!({"task": task.name(), "sites": sites}));
-                }
-                write_output(run_dir.join("routing.json"), serde_json::to_string_pretty(&routing).expect("JSON").as_bytes())?;
+                write_routing(&adapter, run_dir)?;
             } else {
                 // A LoRA run in a directory a TMoLE run used must not leave its routing behind.
                 let _ = std::fs::remove_file(run_dir.join("routing.json"));
@@ -149,15 +164,130 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
     }
 
     // RecFound training in small: the same model and adapter settings, trained jointly with
-    // S2Sched on the recipe's task sample (`train/` in the run directory).
-    if recipe.train.is_some() {
-        report.train = Some(super::recfound::run::<burn::backend::Autodiff<B>>(recipe, &run_dir.join("train"), device, false)?);
+    // S2Sched on the recipe's task sample (`train/` in the run directory); then evaluation, a
+    // TIES merge and the report.
+    if let Some(t) = &recipe.train {
+        // A random base lives only in memory: saved, so that training, evaluation and a later
+        // `recfound eval --model run/base-model` all see the very same weights.
+        let (train_recipe, base_dir) = match &recipe.model.path {
+            Some(dir) => (recipe.clone(), dir.clone()),
+            None => {
+                let base_dir = run_dir.join("base-model");
+                save_hf_checkpoint(&decoder, &config, &base_dir)?;
+                let from = recipe.model.config.as_ref().and_then(|c| c.parent()).unwrap_or(Path::new("."));
+                for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+                    if from.join(name).is_file() {
+                        let bytes = std::fs::read(from.join(name)).map_err(|source| PipelineError::Write { path: from.join(name), source })?;
+                        write_output(base_dir.join(name), &bytes)?;
+                    }
+                }
+                let mut r = recipe.clone();
+                (r.model.path, r.model.config) = (Some(base_dir.clone()), None);
+                (r, base_dir)
+            }
+        };
+        let train_dir = run_dir.join("train");
+        report.train = Some(super::recfound::run::<burn::backend::Autodiff<B>>(&train_recipe, &train_dir, device, false)?);
+        let template: PromptTemplate = t.template.parse().map_err(|e| PipelineError::Train(format!("train.template: {e}")))?;
+        let ctx = EvalContext { decoder: &decoder, config: &config, base_dir: &base_dir, data: &t.data, template };
+        let (eval, merged) = evaluate_merge_report(&ctx, &train_dir, run_dir, device)?;
+        report.eval = Some(eval);
+        report.merged_eval = merged;
+        report.report = Some(run_dir.join("report"));
     }
 
     let summary = serde_json::to_string_pretty(&report)
         .map_err(|e| PipelineError::Serialize { what: "the summary", message: e.to_string() })?;
     write_output(run_dir.join("summary.json"), summary.as_bytes())?;
     Ok(report)
+}
+
+/// `routing.json` beside an adapter's run: every task's routing on every projection (the layout
+/// of `recfound adapter routing`; `recfound report` reads it for the Figure-2 heatmap).
+fn write_routing<B: Backend>(adapter: &Adapter<B>, dir: &Path) -> Result<(), PipelineError> {
+    let json = routing_json(adapter)?;
+    write_output(dir.join("routing.json"), serde_json::to_string_pretty(&json).expect("JSON").as_bytes())
+}
+
+/// What evaluating an adapter of the quickstart needs.
+struct EvalContext<'a, B: Backend> {
+    decoder: &'a Decoder<B>,
+    config: &'a DecoderConfig,
+    /// The base checkpoint (tokenizer beside it).
+    base_dir: &'a Path,
+    /// The task folders trained on; their `test.jsonl` is evaluated.
+    data: &'a Path,
+    template: PromptTemplate,
+}
+
+fn stage_err(stage: &str, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Train(format!("quickstart {stage}: {e}"))
+}
+
+/// Evaluates `adapter_dir` into `out` from scratch (an earlier quickstart's predictions belong
+/// to another adapter, so they are not resumed), and writes its routing beside `out`.
+fn evaluate<B: Backend>(ctx: &EvalContext<'_, B>, adapter_dir: &Path, out: &Path, device: &B::Device) -> Result<EvalReport, PipelineError> {
+    let tokenizer = TextTokenizer::from_dir(ctx.base_dir).map_err(|e| stage_err("evaluation", e))?;
+    let adapter = load_adapter(adapter_dir, ctx.decoder, device)?;
+    let mut eos: Vec<u32> = ctx.config.eos_token_ids.iter().chain(tokenizer.stop_token_ids()).copied().collect();
+    eos.sort_unstable();
+    eos.dedup();
+    let pad = ctx.config.pad_token_id.or(eos.first().copied()).unwrap_or(0);
+    let model = EvalModel { decoder: ctx.decoder, adapter: Some(&adapter), tokenizer: &tokenizer, eos_token_ids: eos, pad_token_id: pad };
+    let settings = EvalConfig { limit: Some(EVAL_ROWS), template: ctx.template, ..EvalConfig::new(ctx.data) };
+    let _ = std::fs::remove_dir_all(out);
+    let origin = (Some(ctx.base_dir.display().to_string()), Some(adapter_dir.display().to_string()));
+    let report = run_eval(&model, &settings, origin, out, device, &mut |_| {}).map_err(|e| stage_err("evaluation", e))?;
+    if let Some(dir) = out.parent().filter(|_| adapter.is_tmole()) {
+        write_routing(&adapter, dir)?;
+    }
+    Ok(report)
+}
+
+/// The complete checkpoints of a training run, oldest first.
+fn checkpoints(train_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(train_dir.join("checkpoints"))
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(STATE_FILE).is_file()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+/// The trained adapter evaluated (`train/eval/`); the last two checkpoints TIES-merged
+/// (RecFound §4.4, density 0.8, λ 1 as the authors) into `merged/adapter/` and evaluated
+/// (`merged/eval/`); and the report of both (`report/`).
+fn evaluate_merge_report<B: Backend>(
+    ctx: &EvalContext<'_, B>,
+    train_dir: &Path,
+    run_dir: &Path,
+    device: &B::Device,
+) -> Result<(EvalReport, Option<EvalReport>), PipelineError> {
+    let start = Instant::now();
+    let eval = evaluate(ctx, &train_dir.join("adapter"), &train_dir.join("eval"), device)?;
+    let mut runs = vec![RunInput { label: "trained".into(), dir: train_dir.to_path_buf(), routing: None }];
+    let merged_dir = run_dir.join("merged");
+    let _ = std::fs::remove_dir_all(&merged_dir);
+    let ckpts = checkpoints(train_dir);
+    let merged = if ckpts.len() >= 2 {
+        let last_two = ckpts[ckpts.len() - 2..].to_vec();
+        let ties = TiesConfig { density: 0.8, lambda: 1.0, trim_scope: TrimScope::PerTensor };
+        let config = AdapterMergeConfig { method: MergeMethod::Ties, ties };
+        merge_adapter_dirs(Some(&train_dir.join("adapter-init")), &last_two, &config, &merged_dir.join("adapter")).map_err(|e| stage_err("merge", e))?;
+        tracing::info!(checkpoints = ?last_two, out = %merged_dir.display(), "TIES merge");
+        let merged = evaluate(ctx, &merged_dir.join("adapter"), &merged_dir.join("eval"), device)?;
+        runs.push(RunInput { label: "ties-merged".into(), dir: merged_dir, routing: None });
+        Some(merged)
+    } else {
+        tracing::warn!(found = ckpts.len(), latest = ?latest_checkpoint(train_dir), "fewer than two checkpoints: no merge (lower train.save_every)");
+        None
+    };
+    let out = run_dir.join("report");
+    let summary = write_report(&runs, &ReportOptions::default(), &out).map_err(|e| stage_err("report", e))?;
+    tracing::info!(seconds = start.elapsed().as_secs_f64(), report = %out.join("report.md").display(), "evaluated, merged, reported");
+    for table in [&summary.generative, &summary.embedding].into_iter().filter(|t| !t.is_empty()) {
+        tracing::info!("\n{}", table.to_markdown());
+    }
+    Ok((eval, merged))
 }
 
 /// Cosine similarity of every pair of rows of a row-major `[n, d]` matrix.

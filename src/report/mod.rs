@@ -13,7 +13,7 @@ pub mod table;
 use std::path::{Path, PathBuf};
 
 pub use rank::{average_ranks, competition_ranks, mean_and_std};
-pub use routing::{RoutingSimilarity, RoutingVectors, read_routing_json, routing_vectors};
+pub use routing::{RoutingSimilarity, RoutingVectors, read_routing_json, routing_json, routing_vectors};
 pub use runs::{ReportOptions, ReportSummary, RunInput, find_eval_results, read_eval_report, run_labels, write_report};
 pub use table::{BERTSCORE_KEY, FreeTextMetric, Table, build_table};
 

@@ -40,6 +40,22 @@ pub fn routing_vectors<B: Backend>(adapter: &Adapter<B>) -> Result<Option<Routin
     Ok(Some(RoutingVectors { tasks }))
 }
 
+/// Every task's routing on every adapted projection as `routing.json` holds it (the layout of
+/// `recfound adapter routing`): `{"tasks": [{"task", "id", "sites": [{"layer", "module",
+/// "weights"}]}]}`.
+pub fn routing_json<B: Backend>(adapter: &Adapter<B>) -> Result<serde_json::Value, AdapterError> {
+    let mut tasks = Vec::new();
+    for task in TaskId::ALL {
+        let sites: Vec<_> = adapter
+            .routing(task)?
+            .into_iter()
+            .map(|s| serde_json::json!({"layer": s.layer, "module": s.proj.module_path(s.layer), "weights": s.weights}))
+            .collect();
+        tasks.push(serde_json::json!({"task": task.name(), "id": task.id(), "sites": sites}));
+    }
+    Ok(serde_json::json!({ "tasks": tasks }))
+}
+
 /// `routing.json` in either layout: the quickstart's list, or `recfound adapter routing`'s
 /// `{"tasks": [...]}`. Sites are taken in file order (both writers go layer-major).
 #[derive(Deserialize)]
