@@ -235,7 +235,7 @@ mod tests {
         let query = ScoreQuery { history: vec![1, 4, 7], candidates: items };
         let total = |normalisation| {
             let settings = ScoreSettings { normalisation, max_rows: 4 };
-            let s = score_queries(&decoder, &vocab, &[query.clone()], &settings, &Default::default(), &mut |_| {}).unwrap();
+            let s = score_queries(&decoder, &vocab, std::slice::from_ref(&query), &settings, &Default::default(), &mut |_| {}).unwrap();
             s[0].iter().map(|&x| f64::from(x).exp()).sum::<f64>()
         };
         assert!((total(Normalisation::LevelTokens) - 1.0).abs() < 1e-4);
