@@ -3,7 +3,7 @@
 //! issue-8 benchmark shape: input 768, encoder 768-512-256 to latent 64, batch 1024. Run by
 //! `python bench/side_by_side.py rqvae` against the same network in PyTorch; alone:
 //!
-//!   cargo bench --bench rqvae_step -- --backend flex --steps 10
+//!   cargo bench --bench rqvae_step -- --backend flex --steps 10 [--system-malloc true]
 //!
 //! Prints `rqvae_step: {json}` on stderr: training samples/s (median step), peak RSS.
 
@@ -23,6 +23,7 @@ struct Args {
     steps: usize,
     warmup: usize,
     batch: usize,
+    system_malloc: bool,
 }
 
 fn parse_args() -> Args {
@@ -32,6 +33,7 @@ fn parse_args() -> Args {
         steps: common::flag(&flags, "steps", 10),
         warmup: common::flag(&flags, "warmup", 2),
         batch: common::flag(&flags, "batch", 1024),
+        system_malloc: common::flag(&flags, "system-malloc", false),
     }
 }
 
@@ -62,13 +64,17 @@ fn run<B: AutodiffBackend>(args: &Args) {
     let report = serde_json::json!({
         "backend": args.backend, "batch": args.batch, "steps": args.steps, "median_step_s": median,
         "samples_per_s": args.batch as f64 / median, "min_step_s": times[0], "loss": last_loss,
-        "peak_rss_mib": common::peak_rss_mib(),
+        "peak_rss_mib": common::peak_rss_mib(), "system_malloc": args.system_malloc,
     });
     eprintln!("rqvae_step: {report}");
 }
 
 fn main() {
     let args = parse_args();
+    // As `recfound itemtok` does; `--system-malloc true` measures glibc's defaults.
+    if !args.system_malloc {
+        recfound::itemtok::allocator::retain_freed_memory();
+    }
     match args.backend.as_str() {
         #[cfg(feature = "flex")]
         "flex" => run::<Autodiff<recfound::backend::FlexBackend>>(&args),

@@ -205,6 +205,20 @@ fn recommend_lists_real_items_and_evaluates_against_popularity() {
 }
 
 #[test]
+fn recommend_contract_form_needs_no_out() {
+    // `recfound recbase recommend --run RUN --domain DIR --top-k K` exactly: lists go to
+    // RUN/recommend/<domain>.jsonl.
+    let run = tiny_run();
+    let domain = tiny_domain("movies");
+    let stdout = ok(&["recbase", "recommend", "--run", s(run), "--domain", s(&domain), "--top-k", "3"]);
+    let out = run.join("recommend").join("movies.jsonl");
+    assert!(stdout.contains(s(&out)), "{stdout}");
+    let lines = read_lines(&out);
+    assert_eq!(lines.len(), 120);
+    assert!(lines.iter().all(|l| l["items"].as_array().unwrap().len() == 3));
+}
+
+#[test]
 fn compare_prints_the_table_3_shape_for_the_same_rows() {
     let run = tiny_run();
     let dir = tempfile::tempdir().unwrap();

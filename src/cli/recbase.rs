@@ -1,6 +1,6 @@
 //! `recfound recbase ...`: RecBase inference on a domain folder (issue 9 items 4-6). Contracts:
 //! `recfound recbase zero-shot --run RUN --domain DIR [--candidates FILE] --out DIR`,
-//! `recfound recbase recommend --run RUN --domain DIR --top-k K [--beams N] [--eval] --out FILE`,
+//! `recfound recbase recommend --run RUN --domain DIR --top-k K [--beams N] [--eval] [--out FILE]`,
 //! `recfound recbase finetune --run RUN --domain DIR --out RUN2 [--steps N] [--lr X] ...` and
 //! `recfound recbase compare --zero-shot DIR/report.json --fine-tuned DIR/report.json`
 //! (the paper's Table 3 shape from two zero-shot reports).
@@ -95,9 +95,11 @@ pub struct RecommendArgs {
     /// beside --out as <stem>.eval.json).
     #[arg(long)]
     pub eval: bool,
-    /// Output JSONL: {"user_id", "items": [{"item_id", "tokens", "score"}], "held_out"?} per user.
+    /// Output JSONL: {"user_id", "items": [{"item_id", "tokens", "score"}], "held_out"?} per user
+    /// (default: RUN/recommend/<domain folder name>.jsonl, so the contract form
+    /// `recommend --run RUN --domain DIR --top-k K` needs no --out).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// Most recent history items read per user (0 = all).
     #[arg(long, default_value_t = 50)]
     pub max_history: usize,
@@ -244,13 +246,17 @@ fn run_recommend(args: RecommendArgs) -> anyhow::Result<()> {
             .with_context(|| format!("recommending for {}", args.domain.display()))
     })?;
     bar.finish_and_clear();
-    write_recommendations(&args.out, &result.users)?;
-    println!("{} users, top {} each -> {}", result.users.len(), args.top_k, args.out.display());
+    let out = args.out.clone().unwrap_or_else(|| default_recommend_out(&args.run, &args.domain));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_recommendations(&out, &result.users)?;
+    println!("{} users, top {} each -> {}", result.users.len(), args.top_k, out.display());
     if let Some(eval) = &result.eval {
         if result.skipped_users > 0 {
             eprintln!("skipped {} users with a single item (no history once it is held back)", result.skipped_users);
         }
-        let path = eval_path(&args.out);
+        let path = eval_path(&out);
         let json = serde_json::json!({ "eval": eval, "skipped_users": result.skipped_users, "run": args.run, "domain": args.domain });
         recfound::io::write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -269,6 +275,12 @@ fn progress_bar(template: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(indicatif::ProgressStyle::with_template(template).expect("static template is valid").progress_chars("=> "));
     bar
+}
+
+/// `RUN/recommend/<domain folder name>.jsonl`.
+fn default_recommend_out(run: &Path, domain: &Path) -> PathBuf {
+    let name = domain.file_name().map_or_else(|| "domain".into(), |s| s.to_string_lossy().into_owned());
+    run.join("recommend").join(format!("{name}.jsonl"))
 }
 
 /// `recs.jsonl` -> `recs.eval.json`.
