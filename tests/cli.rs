@@ -132,6 +132,13 @@ fn quickstart_recipe_runs_and_writes_outputs() {
     }
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["greedy"][0].as_array().unwrap().len(), 4);
+    // RecBase in small: pretrained on two synthetic domains, the third scored zero-shot. The
+    // shared themes make the unseen domain learnable, so the decoder must beat random.
+    assert!(out.contains("zero-shot   120 rows"), "{out}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(run.join("recbase/zero-shot/report.json")).unwrap()).unwrap();
+    let auc = |method: &str| report["metrics"][method]["auc"].as_f64().unwrap();
+    assert!(auc("recbase") > auc("random") + 0.1, "{report}");
+    assert!(run.join("recbase/loss.png").is_file() && run.join("recbase/vocab.json").is_file());
 }
 
 // ---- bad input: one test each --------------------------------------------------------------

@@ -70,6 +70,11 @@ fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::De
             if let Some(t) = &r.train {
                 print_training(t);
             }
+            if let Some(rb) = &r.recbase {
+                println!("recbase     pretrained on the recipe's domains, then zero-shot on {}", rb.zero_shot_domain);
+                print_pretraining(&rb.pretrain);
+                print_zero_shot(rb);
+            }
         }
         RunKind::Recfound => {
             let r = recfound_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device, resume).context("recfound training")?;
@@ -77,18 +82,32 @@ fn run_on<B: Backend>(recipe: &Recipe, run_dir: &std::path::Path, device: &B::De
         }
         RunKind::Recbase => {
             let r = recbase_run::run::<burn::backend::Autodiff<B>>(recipe, run_dir, device, resume).context("recbase pretraining")?;
-            for d in &r.domains {
-                println!("domain      {}: {} users kept ({} too short, {} truncated), {} rows, {:.0}% filled", d.name, d.filter.users_kept, d.filter.dropped_short, d.filter.truncated, d.rows, 100.0 * d.fill);
-            }
-            println!("model       {} parameters, vocabulary {} ({} levels)", r.parameters, r.vocab_size, r.levels);
-            println!("trained     {} steps, {} tokens, {:.0} tokens/s, {:.1}s", r.steps, r.tokens_seen, r.tokens_per_s, r.seconds);
-            if let (Some(first), Some(last)) = (r.first_loss, r.last_loss) {
-                println!("loss        {first:.4} (first step) -> {last:.4} (last step)");
-            }
+            print_pretraining(&r);
         }
     }
     println!("done in {:.1}s; outputs in {}", start.elapsed().as_secs_f64(), run_dir.display());
     Ok(())
+}
+
+fn print_pretraining(r: &recbase_run::RecBaseReport) {
+    for d in &r.domains {
+        println!("domain      {}: {} users kept ({} too short, {} truncated), {} rows, {:.0}% filled", d.name, d.filter.users_kept, d.filter.dropped_short, d.filter.truncated, d.rows, 100.0 * d.fill);
+    }
+    println!("model       {} parameters, vocabulary {} ({} levels)", r.parameters, r.vocab_size, r.levels);
+    println!("trained     {} steps, {} tokens, {:.0} tokens/s, {:.1}s", r.steps, r.tokens_seen, r.tokens_per_s, r.seconds);
+    if let (Some(first), Some(last)) = (r.first_loss, r.last_loss) {
+        println!("loss        {first:.4} (first step) -> {last:.4} (last step)");
+    }
+}
+
+fn print_zero_shot(r: &recfound::pipeline::quickstart_recbase::RecBaseQuickstartReport) {
+    println!("zero-shot   {} rows, {} candidates (RecBench-style: next item + 19 sampled negatives)", r.rows, r.candidates);
+    let m = &r.metrics;
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"));
+    println!("            {:<16} {:>7} {:>7} {:>8} {:>7}", "method", "AUC", "GAUC", "NDCG@10", "MRR");
+    for (name, x) in [("recbase", &m.recbase), ("random", &m.random), ("popularity", &m.popularity), ("text similarity", &m.text_similarity)] {
+        println!("            {:<16} {:>7} {:>7} {:>8} {:>7}", name, fmt(x.auc), fmt(x.gauc), format!("{:.4}", x.ndcg_at_10), format!("{:.4}", x.mrr));
+    }
 }
 
 fn print_training(r: &recfound_run::TrainReport) {

@@ -4,6 +4,7 @@
 
 mod adapter;
 mod overrides;
+mod quickstart;
 mod recbase;
 mod train;
 mod recipe;
@@ -11,5 +12,6 @@ mod recipe;
 pub use adapter::{AdapterKind, AdapterSection};
 pub use train::{S2SchedSection, TrainSection};
 pub use overrides::{SetError, apply_set};
+pub use quickstart::RecBaseQuickstartSection;
 pub use recbase::{PretrainSection, RecBaseSection};
 pub use recipe::{EmbedSection, GenerateSection, ModelSection, Recipe, RecipeError, RunKind, RunSection, load_recipe};

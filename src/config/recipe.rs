@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::adapter::AdapterSection;
+use super::quickstart::RecBaseQuickstartSection;
 use super::recbase::{PretrainSection, RecBaseSection};
 use super::train::{S2SchedSection, TrainSection};
 use super::overrides::{SetError, apply_set};
@@ -111,6 +112,8 @@ pub struct Recipe {
     pub recbase: Option<RecBaseSection>,
     /// RecBase optimisation settings (`kind = "recbase"`).
     pub pretrain: Option<PretrainSection>,
+    /// The quickstart's RecBase stage: a `kind = "recbase"` recipe and a held-out domain.
+    pub recbase_quickstart: Option<RecBaseQuickstartSection>,
     /// The file it came from; relative paths inside resolve against its directory.
     #[serde(skip)]
     pub source: PathBuf,
@@ -140,7 +143,15 @@ pub fn load_recipe(path: &Path, sets: &[String]) -> Result<Recipe, RecipeError> 
         Some(r) => r.domains.iter_mut().chain(r.itemtok.as_mut()).chain(r.itemtok_recipe.as_mut()).collect(),
         None => Vec::new(),
     };
-    for p in [&mut recipe.model.path, &mut recipe.model.config].into_iter().flatten().chain(adapter_path).chain(data_path).chain(recbase_paths) {
+    let quickstart_paths = recipe.recbase_quickstart.as_mut().map(|q| [&mut q.recipe, &mut q.zero_shot_domain]).into_iter().flatten();
+    for p in [&mut recipe.model.path, &mut recipe.model.config]
+        .into_iter()
+        .flatten()
+        .chain(adapter_path)
+        .chain(data_path)
+        .chain(recbase_paths)
+        .chain(quickstart_paths)
+    {
         if p.is_relative() {
             *p = base.join(&*p);
         }
@@ -184,6 +195,18 @@ impl Recipe {
         }
         if self.run.kind == RunKind::Recfound || self.train.is_some() {
             self.check_training(&invalid)?;
+        }
+        if let Some(q) = &self.recbase_quickstart {
+            if self.run.kind != RunKind::Quickstart {
+                return Err(invalid("recbase_quickstart", "belongs to `kind = \"quickstart\"` recipes".into()));
+            }
+            if !q.recipe.is_file() {
+                return Err(invalid("recbase_quickstart.recipe", format!("{} does not exist", q.recipe.display())));
+            }
+            let d = &q.zero_shot_domain;
+            if !d.join(crate::data::domain::SEQUENCES_FILE).is_file() || !d.join(crate::data::domain::ITEMS_FILE).is_file() {
+                return Err(invalid("recbase_quickstart.zero_shot_domain", format!("{} is not a domain folder (items.jsonl + sequences.jsonl)", d.display())));
+            }
         }
         if self.run.kind == RunKind::Recbase || self.recbase.is_some() || self.pretrain.is_some() {
             self.check_recbase(&invalid)?;

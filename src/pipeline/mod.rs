@@ -2,6 +2,7 @@
 //! a run directory and a device, and writes its outputs to the run directory atomically.
 
 pub mod quickstart;
+pub mod quickstart_recbase;
 pub mod recbase;
 pub mod recfound;
 

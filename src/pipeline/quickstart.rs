@@ -51,6 +51,8 @@ pub struct QuickstartReport {
     pub merged_eval: Option<EvalReport>,
     /// Where the report went (`report/`).
     pub report: Option<PathBuf>,
+    /// RecBase in small (`recbase/`), when the recipe has `[recbase_quickstart]`.
+    pub recbase: Option<super::quickstart_recbase::RecBaseQuickstartReport>,
 }
 
 /// Runs the quickstart recipe, writing `recipe.toml`, `generations.jsonl`,
@@ -88,6 +90,7 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
         eval: None,
         merged_eval: None,
         report: None,
+        recbase: None,
     };
 
     // An adapter, when the recipe asks for one: saved beside the outputs (a fresh one has B = 0,
@@ -194,6 +197,11 @@ pub fn run<B: Backend>(recipe: &Recipe, run_dir: &Path, device: &B::Device) -> R
         report.eval = Some(eval);
         report.merged_eval = merged;
         report.report = Some(run_dir.join("report"));
+    }
+
+    // RecBase in small: item tokenizer, pretraining on two domains, zero-shot on a third.
+    if let Some(section) = &recipe.recbase_quickstart {
+        report.recbase = Some(super::quickstart_recbase::run::<burn::backend::Autodiff<B>>(section, run_dir, device)?);
     }
 
     let summary = serde_json::to_string_pretty(&report)
