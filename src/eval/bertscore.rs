@@ -60,6 +60,9 @@ pub struct BertScorer<'a, B: Backend> {
     config: BertScoreConfig,
 }
 
+/// Per text: one vector per matched token; and those tokens' ids (for idf).
+pub type TokenEmbeddings = (Vec<Vec<Vec<f32>>>, Vec<Vec<u32>>);
+
 /// Keys the scores are stored under in a task's `extra`.
 pub const BERTSCORE_KEYS: [&str; 3] = ["bertscore_f1", "bertscore_precision", "bertscore_recall"];
 
@@ -91,8 +94,8 @@ impl<'a, B: Backend> BertScorer<'a, B> {
         Ok((ids, start))
     }
 
-    /// One vector per matched token of each text (`[]` for an empty text).
-    pub fn token_embeddings(&self, texts: &[&str], device: &B::Device) -> Result<(Vec<Vec<Vec<f32>>>, Vec<Vec<u32>>), EvalError> {
+    /// One vector per matched token of each text (`[]` for an empty text), with the tokens.
+    pub fn token_embeddings(&self, texts: &[&str], device: &B::Device) -> Result<TokenEmbeddings, EvalError> {
         let mut vectors = Vec::with_capacity(texts.len());
         let mut tokens = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(self.config.batch_size) {

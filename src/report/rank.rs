@@ -36,9 +36,12 @@ pub fn mean_and_std(ranks: &[usize]) -> Option<(f64, f64)> {
     Some((mean, var.sqrt()))
 }
 
+/// Per column the ranks of its cells; per row its (mean rank, rank std).
+pub type TableRanks = (Vec<Vec<Option<usize>>>, Vec<Option<(f64, f64)>>);
+
 /// Ranks of every cell of a table (`columns[c][r]` = value of row `r` in column `c`), and each
 /// row's average rank with its std over the columns where it has a value.
-pub fn average_ranks(columns: &[Vec<Option<f64>>], rows: usize) -> (Vec<Vec<Option<usize>>>, Vec<Option<(f64, f64)>>) {
+pub fn average_ranks(columns: &[Vec<Option<f64>>], rows: usize) -> TableRanks {
     let ranks: Vec<Vec<Option<usize>>> = columns.iter().map(|c| competition_ranks(c)).collect();
     let per_row = (0..rows)
         .map(|r| {

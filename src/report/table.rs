@@ -96,9 +96,12 @@ pub fn task_values(report: &EvalReport, free_text: FreeTextMetric) -> Result<Vec
         .collect()
 }
 
+/// A model's label and its (task, value, metric name) of every task it was evaluated on.
+pub type RowValues = (String, Vec<(TaskId, f64, String)>);
+
 /// Builds a table over the tasks of `order` that at least one row has, in that order.
 /// `rows`: (label, (task, value, metric name) of every task the model was evaluated on).
-pub fn build_table(title: &str, order: &[TaskId], rows: &[(String, Vec<(TaskId, f64, String)>)]) -> Table {
+pub fn build_table(title: &str, order: &[TaskId], rows: &[RowValues]) -> Table {
     let present: Vec<TaskId> = order.iter().copied().filter(|task| rows.iter().any(|(_, v)| v.iter().any(|(t, ..)| t == task))).collect();
     let columns: Vec<Column> = present
         .iter()
