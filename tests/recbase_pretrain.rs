@@ -203,3 +203,20 @@ fn bad_recipes_name_the_key_or_folder_before_any_work() {
     assert!(err.contains("itemtok"), "{err}");
     assert!(!out.exists(), "nothing is written for a refused recipe");
 }
+
+#[test]
+fn a_non_finite_loss_stops_the_run_with_an_error() {
+    // An absurd learning rate blows the weights up after the first update: the run must stop
+    // with an error naming the step, and write no final weights.
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tmp.path().join("itemtok.toml");
+    std::fs::write(&tok, ITEMTOK_RECIPE).unwrap();
+    let path = recipe(tmp.path(), &format!("itemtok_recipe = \"{}\"", tok.display()), "");
+    let out = tmp.path().join("run");
+    let o = recfound(&["recipe", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--set", "pretrain.lr=1e30", "--set", "pretrain.warmup_ratio=0.0"], None);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the loss is") && err.contains("step"), "{err}");
+    assert!(!out.join("model.safetensors").exists());
+    assert!(std::fs::read_to_string(out.join("metrics.jsonl")).unwrap().lines().count() >= 1);
+}
