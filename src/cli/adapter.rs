@@ -142,16 +142,7 @@ fn routing<B: Backend>(args: &RoutingArgs, device: &B::Device) -> anyhow::Result
     if !adapter.is_tmole() {
         bail!("{} is a plain LoRA adapter: it has no routing", args.adapter.display());
     }
-    let mut tasks = Vec::new();
-    for task in TaskId::ALL {
-        let sites: Vec<_> = adapter
-            .routing(task)?
-            .into_iter()
-            .map(|s| serde_json::json!({"layer": s.layer, "module": s.proj.module_path(s.layer), "weights": s.weights}))
-            .collect();
-        tasks.push(serde_json::json!({"task": task.name(), "id": task.id(), "sites": sites}));
-    }
-    let text = serde_json::to_string_pretty(&serde_json::json!({ "tasks": tasks }))?;
+    let text = serde_json::to_string_pretty(&recfound::report::routing_json(&adapter)?)?;
     write_atomic(&args.out, text.as_bytes())?;
     Ok(())
 }
