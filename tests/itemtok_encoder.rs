@@ -140,7 +140,7 @@ fn a_run_trained_with_a_checkpoint_encodes_unseen_domains_through_it() {
     let run = root.path().join("run");
     let device = Default::default();
     let recipe = checkpoint_recipe(&model);
-    train_run::<Autodiff<TestBackend>>(&[shop.clone()], &recipe, &run, &device, &mut |_| {}).unwrap();
+    train_run::<Autodiff<TestBackend>>(std::slice::from_ref(&shop), &recipe, &run, &device, &mut |_| {}).unwrap();
     // The run keeps the checkpoint's path and settings, not a TF-IDF encoder or weights.
     assert!(run.join(CHECKPOINT_FILE).is_file() && !run.join(TEXT_ENCODER_FILE).exists());
     assert_eq!(std::fs::read_dir(run.join(CACHE_DIR)).unwrap().count(), 1);
@@ -163,7 +163,7 @@ fn a_run_trained_with_a_checkpoint_encodes_unseen_domains_through_it() {
     assert_eq!(all.len(), 42);
 
     // Training again on the same run resumes with the same checkpoint ...
-    train_run::<Autodiff<TestBackend>>(&[shop.clone()], &recipe, &run, &device, &mut |_| {}).unwrap();
+    train_run::<Autodiff<TestBackend>>(std::slice::from_ref(&shop), &recipe, &run, &device, &mut |_| {}).unwrap();
     // ... but a changed checkpoint is refused, at train and at encode time, naming it.
     let other = tiny_checkpoint(&root.path().join("other"));
     std::fs::copy(other.join("model.safetensors"), model.join("model.safetensors")).unwrap();

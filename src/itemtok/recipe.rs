@@ -198,9 +198,8 @@ impl ItemTokRecipe {
         }
         let l = &self.loss;
         let non_negative = |w: f64| w.is_finite() && w >= 0.0;
-        if !(non_negative(l.temperature) && l.temperature > 0.0)
-            || ![l.recon, l.quant, l.beta, l.entropy].into_iter().all(non_negative)
-        {
+        let weights_ok = [l.recon, l.quant, l.beta, l.entropy].into_iter().all(non_negative);
+        if !(weights_ok && non_negative(l.temperature) && l.temperature > 0.0) {
             return Err(ItemTokError::config("loss", "weights must be >= 0 and temperature > 0"));
         }
         Curriculum::new(self.curriculum.clone(), m.levels)?;

@@ -38,6 +38,8 @@ struct SavedCheckpoint {
 }
 
 /// Either encoder, as a run uses it.
+// One value per loaded run: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RunEncoder<B: Backend> {
     Tfidf(TfidfSvd),
