@@ -67,6 +67,7 @@ fn run<B: AutodiffBackend>(backend: &str, steps: usize, warmup: usize, queries: 
 
 fn main() {
     let f = common::flag_values();
+    common::tune_allocator(&f);
     let backend: String = common::flag(&f, "backend", "flex".to_string());
     let (steps, warmup) = (common::flag(&f, "steps", 5), common::flag(&f, "warmup", 1));
     let (queries, emb_len) = (common::flag(&f, "queries", 8), common::flag(&f, "emb-len", 64));

@@ -96,6 +96,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
 
 fn main() {
     let args = parse_args();
+    common::tune_allocator(&common::flag_values());
     match args.backend.as_str() {
         #[cfg(feature = "flex")]
         "flex" => run::<Autodiff<recfound::backend::FlexBackend>>(&args),

@@ -123,6 +123,7 @@ fn zero_shot<B: Backend>(backend: &str, steps: usize, warmup: usize, users: usiz
 
 fn main() {
     let f = common::flag_values();
+    common::tune_allocator(&f);
     let backend: String = common::flag(&f, "backend", "flex".to_string());
     let what: String = common::flag(&f, "what", "pretrain".to_string());
     let (steps, warmup) = (common::flag(&f, "steps", 5), common::flag(&f, "warmup", 1));

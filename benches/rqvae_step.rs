@@ -71,9 +71,9 @@ fn run<B: AutodiffBackend>(args: &Args) {
 
 fn main() {
     let args = parse_args();
-    // As `recfound itemtok` does; `--system-malloc true` measures glibc's defaults.
+    // As the `recfound` binary does; `--system-malloc true` measures glibc's defaults.
     if !args.system_malloc {
-        recfound::itemtok::allocator::retain_freed_memory();
+        recfound::allocator::retain_freed_memory();
     }
     match args.backend.as_str() {
         #[cfg(feature = "flex")]

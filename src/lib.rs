@@ -5,6 +5,7 @@
 //! templates) and [`config`] (recipes).
 
 pub mod adapters;
+pub mod allocator;
 pub mod backbone;
 pub mod backend;
 pub mod config;

@@ -6,6 +6,9 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
+    // Training loops free and re-allocate multi-MiB activations every step; keep them in the heap
+    // instead of returning them to the kernel (see `allocator`).
+    recfound::allocator::retain_freed_memory();
     cli::init_logging(args.verbose);
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -34,3 +34,9 @@ pub fn peak_rss_mib() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+/// Tunes the allocator as the `recfound` binary does at start-up, unless `--system-malloc true`
+/// asks for glibc's defaults (to measure what the tuning buys). Returns whether it was tuned.
+pub fn tune_allocator(flags: &HashMap<String, String>) -> bool {
+    !flag(flags, "system-malloc", false) && recfound::allocator::retain_freed_memory()
+}

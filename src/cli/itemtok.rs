@@ -57,8 +57,6 @@ pub enum ItemtokCommand {
 }
 
 pub fn run(args: ItemtokArgs) -> anyhow::Result<()> {
-    // Each RQ-VAE step frees and reallocates the same large activations (see the module).
-    recfound::itemtok::allocator::retain_freed_memory();
     match args.command {
         ItemtokCommand::Train { domains, recipe, out, sets, backend } => {
             let recipe_path = recipe;

@@ -4,7 +4,6 @@
 //! rules, semantic-id usage statistics and collision handling, the item id table with its prefix
 //! trie, reports, a 2-D PCA for plots, and the run directory that `recfound itemtok` reads.
 
-pub mod allocator;
 pub mod assign;
 pub mod checkpoint;
 pub mod checkpoint_encoder;
