@@ -406,7 +406,8 @@ impl<B: Backend> Decoder<B> {
         let window = (self.model.sliding_window > 0).then_some(self.model.sliding_window);
         let plan = AttnPlan::new(mask, &past_valid, &seen, mode, window, &device);
         let freqs = inv_freq(self.model.head_dim, self.model.rope_theta, self.model.rope_linear_factor);
-        let rope = RopeTables::new(&plan.positions, b, t, &freqs, &device);
+        let heads = self.model.layers.first().map_or(vec![], |l| vec![l.self_attn.num_heads, l.self_attn.num_key_value_heads]);
+        let rope = RopeTables::new(&plan.positions, b, t, &freqs, &heads, &device);
         if let Some(c) = cache.as_deref_mut() {
             c.push_tokens((0..b).map(|row| mask.row(row).to_vec()));
         }
