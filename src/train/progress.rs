@@ -64,7 +64,7 @@ impl StepProgress {
             let done = log.position - log.start.0;
             let per_step = log.start.1.elapsed().as_secs_f64() / done.max(1) as f64;
             let eta = per_step * log.total.saturating_sub(log.position) as f64;
-            eprintln!("step {}/{} {} ({per_step:.2}s/step, ETA {eta:.0}s)", log.position, log.total, log.message);
+            tracing::info!("step {}/{} {} ({per_step:.2}s/step, ETA {eta:.0}s)", log.position, log.total, log.message);
         }
     }
 
