@@ -4,38 +4,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use common::{fixture_dir, read_f32};
+use common::{fails, fixture_dir, ok, read_f32, recfound, s};
 use serde_json::Value;
-
-fn recfound(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recfound"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("running recfound")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = recfound(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "recfound {args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail cleanly; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = recfound(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "recfound {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "recfound {args:?} panicked: {stderr}");
-    stderr
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn expected(family: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture_dir().join(family).join("expected.json")).unwrap()).unwrap()

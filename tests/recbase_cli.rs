@@ -7,11 +7,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use burn::backend::Autodiff;
-use common::TestBackend;
+use common::{TestBackend, fails, ok, recfound, s};
 use recfound::backbone::DecoderConfig;
 use recfound::itemtok::read_id_table;
 use recfound::itemtok::recipe::ItemTokRecipe;
@@ -68,28 +67,6 @@ fn tiny_run() -> &'static Path {
         copy_itemtok(&itemtok, &run).unwrap();
         run
     })
-}
-
-fn recfound(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recfound")).args(args).output().expect("running recfound")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = recfound(args);
-    assert!(out.status.success(), "recfound {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = recfound(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "recfound {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "recfound {args:?} panicked: {stderr}");
-    stderr
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn read_lines(path: &Path) -> Vec<Value> {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 pub type TestBackend = burn::backend::NdArray<f32>;
 
@@ -53,4 +54,35 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: f32) {
     if let Some((i, a, e)) = first_bad {
         panic!("{what}: max-abs-diff {max:e} > {tol:e}; first bad index {i}: got {a}, expected {e}");
     }
+}
+
+/// Runs the `recfound` binary from the repository root (so the repo's relative paths resolve).
+pub fn recfound(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recfound"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("running recfound")
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = recfound(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "recfound {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail cleanly (non-zero exit, no panic); returns its stderr.
+pub fn fails(args: &[&str]) -> String {
+    let out = recfound(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "recfound {args:?} should fail");
+    assert!(!stderr.contains("panicked"), "recfound {args:?} panicked: {stderr}");
+    stderr
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
