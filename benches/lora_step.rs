@@ -10,11 +10,11 @@
 use std::time::Instant;
 
 use burn::backend::Autodiff;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use recfound::train::losses::response_ce_sum;
 use recfound::adapters::{Adapter, AdapterConfig};
 use recfound::backbone::{AttnMode, DecoderConfig, Family, Lm, ProjectionDelta, TokenMask};
 use recfound::recfound::TaskId;
@@ -60,9 +60,9 @@ fn run<B: AutodiffBackend>(args: &Args) {
     let data: Vec<i64> = (0..b * (t + 1)).map(|i| (i * 7919 % 4000) as i64 + 10).collect();
     let all = Tensor::<B, 2, Int>::from_data(TensorData::new(data, [b, t + 1]), &device);
     let inputs = all.clone().slice([0..b, 0..t]); // [B, T]
-    let targets = all.slice([0..b, 1..t + 1]).reshape([b * t]); // [B*T]
+    // Next-token targets on the host, as training builds them (`train::losses`).
+    let targets: Vec<i64> = all.clone().slice([0..b, 1..t + 1]).into_data().iter::<i64>().collect(); // B*T
     let tasks = vec![TaskId::SequentialRecommendation; b];
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mask = TokenMask::all(b, t);
 
     let mut times = Vec::new();
@@ -71,8 +71,9 @@ fn run<B: AutodiffBackend>(args: &Args) {
         let start = Instant::now();
         let bound = adapter.bind(&tasks).expect("tasks fit the table");
         let logits = Lm::new(&decoder, Some(&bound as &dyn ProjectionDelta<B>)).forward(inputs.clone(), &mask, AttnMode::Causal, None); // [B, T, V]
-        let v = logits.dims()[2];
-        let loss = loss_fn.forward(logits.reshape([b * t, v]), targets.clone());
+        // The training loss (mean token cross-entropy), as `train::model` computes it.
+        let (sum, count) = response_ce_sum(logits, &targets);
+        let loss = sum / count as f32;
         let grads = GradientsParams::from_grads(loss.backward(), &adapter);
         drop(bound);
         adapter = optim.step(1e-4, adapter, grads);

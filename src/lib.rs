@@ -13,6 +13,7 @@ pub mod data;
 pub mod eval;
 pub mod io;
 pub mod itemtok;
+pub mod kernels;
 pub mod merge;
 pub mod nn;
 pub mod pipeline;

@@ -11,6 +11,7 @@ use burn::tensor::{DType, Tensor, activation::silu, backend::Backend, module::at
 use burn::tensor::{Bool, Int};
 
 use super::cache::KvCache;
+use crate::backend::fused;
 use super::config::DecoderConfig;
 use super::mask::{AttnMode, AttnPlan, TokenMask};
 use super::rope::{RopeTables, inv_freq};
@@ -159,8 +160,10 @@ impl<B: Backend> Mlp<B> {
     /// # Shapes
     /// - x: `[B, T, D]` -> `[B, T, D]`
     pub fn forward(&self, x: Tensor<B, 3>, delta: LayerDelta<'_, B>) -> Tensor<B, 3> {
-        let gate = silu(delta.project(&self.gate_proj, Proj::Gate, x.clone())); // [B, T, I]
-        delta.project(&self.down_proj, Proj::Down, gate * delta.project(&self.up_proj, Proj::Up, x))
+        let gate = delta.project(&self.gate_proj, Proj::Gate, x.clone()); // [B, T, I]
+        let up = delta.project(&self.up_proj, Proj::Up, x); // [B, T, I]
+        let hidden = fused::swiglu(gate, up).unwrap_or_else(|(gate, up)| silu(gate) * up);
+        delta.project(&self.down_proj, Proj::Down, hidden)
     }
 }
 
@@ -194,8 +197,16 @@ impl<B: Backend> Attention<B> {
         let q = delta.project(&self.q_proj, Proj::Q, x.clone()).reshape([b, t, h, dh]); // [B, T, H, Dh]
         let k = delta.project(&self.k_proj, Proj::K, x.clone()).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
         let v = delta.project(&self.v_proj, Proj::V, x).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
-        let q = rope.apply(q).swap_dims(1, 2); // [B, H, T, Dh]
-        let k = rope.apply(k).swap_dims(1, 2); // [B, Hkv, T, Dh]
+        let (mut q, mut k, mut v) = (rope.apply(q), rope.apply(k), v);
+        if cache.is_none() {
+            // CPU backends: fused attention on this layout, no head-axis copies (backend::fused).
+            match fused::attention(q, k, v, plan.mask.as_ref(), plan.is_causal) {
+                Ok(out) => return delta.project(&self.o_proj, Proj::O, out.reshape([b, t, h * dh])), // [B, T, H*Dh]
+                Err(back) => [q, k, v] = back,
+            }
+        }
+        let q = q.swap_dims(1, 2); // [B, H, T, Dh]
+        let k = k.swap_dims(1, 2); // [B, Hkv, T, Dh]
         let v = v.swap_dims(1, 2); // [B, Hkv, T, Dh]
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, k, v), // [B, Hkv, Tk, Dh] each

@@ -37,11 +37,17 @@ pub fn response_ce_sum<B: Backend>(logits: Tensor<B, 3>, targets: &[i64]) -> (Te
     assert_eq!(targets.len(), b * t, "one target per position");
     let device = logits.device();
     let count = targets.iter().filter(|&&x| x != IGNORE).count();
+    let logits = logits.cast(DType::F32).reshape([b * t, v]); // [B*T, V]
+    // CPU backends: one fused pass each way (backend::fused).
+    let logits = match crate::backend::fused::token_nll(logits, targets) {
+        Ok(nll) => return (nll.sum(), count),
+        Err(logits) => logits,
+    };
     let keep: Vec<f32> = targets.iter().map(|&x| if x == IGNORE { 0.0 } else { 1.0 }).collect();
     let index: Vec<i64> = targets.iter().map(|&x| if x == IGNORE { 0 } else { x }).collect();
     let index = Tensor::<B, 2, Int>::from_data(TensorData::new(index, [b * t, 1]), &device);
     let keep = Tensor::<B, 2>::from_data(TensorData::new(keep, [b * t, 1]), &device);
-    let logp = log_softmax(logits.cast(DType::F32).reshape([b * t, v]), 1); // [B*T, V]
+    let logp = log_softmax(logits, 1); // [B*T, V]
     let picked = logp.gather(1, index) * keep; // [B*T, 1]
     (picked.sum().neg(), count)
 }

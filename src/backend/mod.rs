@@ -3,6 +3,8 @@
 //! Library code is generic over `B: Backend`; the CLI picks one of the backends below at run
 //! time by name and calls the generic code through [`with_backend!`](crate::with_backend).
 
+pub mod fused;
+
 use std::fmt;
 use std::str::FromStr;
 
