@@ -1,4 +1,5 @@
-//! The only file that names concrete Burn backends (DESIGN.md §9).
+//! The only module that names concrete Burn backends (DESIGN.md §9); `fused` is where the
+//! CPU backends take the host kernels of [`crate::kernels`].
 //!
 //! Library code is generic over `B: Backend`; the CLI picks one of the backends below at run
 //! time by name and calls the generic code through [`with_backend!`](crate::with_backend).
