@@ -70,8 +70,12 @@ impl<B: Backend> LoraExperts<B> {
         let h = x.matmul(self.lora_a.val()); // [B*T, N*r]
         let h = match routing {
             Some(v) => {
-                let weights = (v * self.scaling).reshape([b, 1, n, 1]); // [B, 1, N, 1]
-                (h.reshape([b, t, n, r]) * weights) // [B, T, N, r]
+                // One weight per (token, expert), laid out contiguously so the product below is
+                // a per-row scalar broadcast (flex's SIMD path) rather than a strided
+                // `[B, 1, N, 1]` broadcast walked element by element.
+                let weights = (v * self.scaling).reshape([b, 1, n]).repeat_dim(1, t) // [B, T, N]
+                    .reshape([b * t, n, 1]); // [B*T, N, 1]
+                (h.reshape([b * t, n, r]) * weights) // [B*T, N, r]
                     .reshape([b * t, n * r]) // [B*T, N*r]
             }
             None => h * self.scaling,
