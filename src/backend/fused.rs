@@ -29,14 +29,6 @@ fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var("RECFOUND_FUSED").map_or(true, |v| v != "0"))
 }
 
-/// How a backend type reaches the host kernels.
-enum Host {
-    /// A CPU backend: run the kernel, nothing to record.
-    Plain,
-    /// Autodiff over a CPU backend: run the kernel and record its backward.
-    Autodiff,
-}
-
 /// Moves a value between two names of one type (`B` and the concrete backend it was found to be).
 fn same<T: 'static, U: 'static>(x: T) -> U {
     *(Box::new(x) as Box<dyn Any>).downcast::<U>().unwrap_or_else(|_| unreachable!("the types were compared first"))
@@ -70,30 +62,23 @@ macro_rules! on_host {
     }};
 }
 
-/// Whether `B` is one of the backends [`on_host!`] serves, and the tensors are f32.
-fn host_kind<B: Backend>(dtypes: &[DType]) -> Option<Host> {
+/// Whether `B` is one of the backends [`on_host!`] serves and the tensors are f32 (checked
+/// before any work the fused path needs, such as reading a mask back).
+fn host_kind<B: Backend>(dtypes: &[DType]) -> bool {
     if !enabled() || dtypes.iter().any(|d| *d != DType::F32) {
-        return None;
+        return false;
     }
     let id = TypeId::of::<B>();
-    let mut kind = None;
+    let mut kind = false;
     #[cfg(feature = "ndarray")]
     {
         type Cpu = super::NdArrayBackend;
-        if id == TypeId::of::<Cpu>() {
-            kind = Some(Host::Plain);
-        } else if id == TypeId::of::<Autodiff<Cpu>>() {
-            kind = Some(Host::Autodiff);
-        }
+        kind |= id == TypeId::of::<Cpu>() || id == TypeId::of::<Autodiff<Cpu>>();
     }
     #[cfg(feature = "flex")]
     {
         type Cpu = super::FlexBackend;
-        if id == TypeId::of::<Cpu>() {
-            kind = Some(Host::Plain);
-        } else if id == TypeId::of::<Autodiff<Cpu>>() {
-            kind = Some(Host::Autodiff);
-        }
+        kind |= id == TypeId::of::<Cpu>() || id == TypeId::of::<Autodiff<Cpu>>();
     }
     let _ = id;
     kind
@@ -151,7 +136,7 @@ impl fmt::Debug for Kept {
 /// # Shapes
 /// - gate, up: `[B, T, I]` -> `[B, T, I]`
 pub fn swiglu<B: Backend>(gate: Tensor<B, 3>, up: Tensor<B, 3>) -> Result<Tensor<B, 3>, (Tensor<B, 3>, Tensor<B, 3>)> {
-    if host_kind::<B>(&[gate.dtype(), up.dtype()]).is_some() && gate.dims() == up.dims() {
+    if host_kind::<B>(&[gate.dtype(), up.dtype()]) && gate.dims() == up.dims() {
         on_host!(B, swiglu_plain, swiglu_ad, (gate, up));
     }
     Err((gate, up))
@@ -207,7 +192,7 @@ fn swiglu_ad<I: Backend>(gate: Tensor<Autodiff<I>, 3>, up: Tensor<Autodiff<I>, 3
 /// # Shapes
 /// - logits: `[N, V]`, targets: `N` values -> `[N]`
 pub fn token_nll<B: Backend>(logits: Tensor<B, 2>, targets: &[i64]) -> Result<Tensor<B, 1>, Tensor<B, 2>> {
-    if host_kind::<B>(&[logits.dtype()]).is_some() && logits.dims()[0] == targets.len() {
+    if host_kind::<B>(&[logits.dtype()]) && logits.dims()[0] == targets.len() {
         on_host!(B, token_nll_plain, token_nll_ad, (logits, Arc::new(targets.to_vec())));
     }
     Err(logits)
@@ -298,7 +283,7 @@ pub fn attention<B: Backend>(
     let ([b, t, h, dh], [_, tk, hkv, _]) = (q.dims(), k.dims());
     let fits = k.dims() == v.dims() && k.dims()[0] == b && k.dims()[3] == dh && hkv > 0 && h % hkv == 0 && tk >= t;
     let mask_fits = mask.is_none_or(|m| m.dims() == [b, 1, t, tk]);
-    if host_kind::<B>(&[q.dtype(), k.dtype(), v.dtype()]).is_some() && fits && mask_fits {
+    if host_kind::<B>(&[q.dtype(), k.dtype(), v.dtype()]) && fits && mask_fits {
         let dims = Dims { batch: b, q_len: t, kv_len: tk, heads: h, kv_heads: hkv, head_dim: dh };
         let hidden = mask.map(|m| Arc::new(m.clone().into_data().iter::<bool>().collect::<Vec<bool>>()));
         let masking = Masking { hidden, causal: is_causal };
