@@ -7,6 +7,8 @@ use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer};
 use burn::tensor::{Tensor, backend::Backend};
 
+use crate::backend::linear;
+
 /// `N` LoRA experts of rank `r` on a projection `d_in -> d_out`, in Burn's `x W` layout.
 #[derive(Module, Debug)]
 pub struct LoraExperts<B: Backend> {
@@ -67,7 +69,7 @@ impl<B: Backend> LoraExperts<B> {
         let [b, t, d_in] = x.dims();
         let (n, r) = (self.num_experts, self.r);
         let x = self.dropout.forward(x).reshape([b * t, d_in]); // [B*T, d_in]
-        let h = x.matmul(self.lora_a.val()); // [B*T, N*r]
+        let h = linear::matmul(x, self.lora_a.val()); // [B*T, N*r]
         let h = match routing {
             Some(v) => {
                 // One weight per (token, expert), laid out contiguously so the product below is
@@ -80,7 +82,7 @@ impl<B: Backend> LoraExperts<B> {
             }
             None => h * self.scaling,
         };
-        let y = h.matmul(self.lora_b.val()); // [B*T, d_out]
+        let y = linear::matmul(h, self.lora_b.val()); // [B*T, d_out]
         y.reshape([b, t, self.d_out()]) // [B, T, d_out]
     }
 

@@ -27,7 +27,7 @@ const INIT_STD: f64 = 0.02;
 /// - x: `[B, T, D_in]` -> `[B, T, D_out]`
 pub fn project<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [b, t, d] = x.dims();
-    let y = layer.forward(x.reshape([b * t, d])); // [B*T, D_out]
+    let y = crate::backend::linear::apply(layer, x.reshape([b * t, d])); // [B*T, D_out]
     let d_out = y.dims()[1];
     y.reshape([b, t, d_out]) // [B, T, D_out]
 }
@@ -442,7 +442,7 @@ impl<B: Backend> Decoder<B> {
                 let [b, t, d] = hidden.dims();
                 let weight = self.model.embed_tokens.weight.val().transpose(); // [D, V]
                 let v = weight.dims()[1];
-                hidden.reshape([b * t, d]).matmul(weight).reshape([b, t, v]) // [B, T, V]
+                crate::backend::linear::matmul(hidden.reshape([b * t, d]), weight).reshape([b, t, v]) // [B, T, V]
             }
         }
     }

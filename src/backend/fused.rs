@@ -30,7 +30,7 @@ fn enabled() -> bool {
 }
 
 /// Moves a value between two names of one type (`B` and the concrete backend it was found to be).
-fn same<T: 'static, U: 'static>(x: T) -> U {
+pub(super) fn same<T: 'static, U: 'static>(x: T) -> U {
     *(Box::new(x) as Box<dyn Any>).downcast::<U>().unwrap_or_else(|_| unreachable!("the types were compared first"))
 }
 
@@ -65,7 +65,7 @@ macro_rules! on_host {
 /// Whether `B` is one of the backends [`on_host!`] serves and the tensors are f32 (checked
 /// before any work the fused path needs, such as reading a mask back).
 fn host_kind<B: Backend>(dtypes: &[DType]) -> bool {
-    if !enabled() || dtypes.iter().any(|d| *d != DType::F32) {
+    if !host_f32(dtypes) {
         return false;
     }
     let id = TypeId::of::<B>();
@@ -84,6 +84,11 @@ fn host_kind<B: Backend>(dtypes: &[DType]) -> bool {
     kind
 }
 
+/// Whether the fused paths are on and every tensor is f32.
+pub(super) fn host_f32(dtypes: &[DType]) -> bool {
+    enabled() && dtypes.iter().all(|d| *d == DType::F32)
+}
+
 // --- moving data between tensors and the host ----------------------------------------------
 
 fn to_host<I: Backend, const D: usize>(x: Tensor<I, D>) -> Vec<f32> {
@@ -95,19 +100,19 @@ fn from_host<I: Backend, const D: usize>(values: Vec<f32>, shape: [usize; D], de
 }
 
 /// An autodiff tensor: the inner tensor plus its graph node.
-type AdPrimitive<I> = <Autodiff<I> as BackendTypes>::FloatTensorPrimitive;
+pub(super) type AdPrimitive<I> = <Autodiff<I> as BackendTypes>::FloatTensorPrimitive;
 
 /// The inner tensor, and the autodiff tensor left with its graph node and an empty inner one.
 /// The inner tensor is moved out, not cloned: a buffer nobody else holds reaches the host
 /// without a copy (ndarray copies a shared one element by element).
-fn ad_parts<I: Backend, const D: usize>(x: Tensor<Autodiff<I>, D>) -> (Tensor<I, D>, AdPrimitive<I>) {
+pub(super) fn ad_parts<I: Backend, const D: usize>(x: Tensor<Autodiff<I>, D>) -> (Tensor<I, D>, AdPrimitive<I>) {
     let mut ad: AdPrimitive<I> = x.into_primitive().tensor();
     let empty = primitive(Tensor::<I, 1>::empty([0], &I::float_device(&ad.primitive)));
     let inner = std::mem::replace(&mut ad.primitive, empty);
     (Tensor::from_primitive(TensorPrimitive::Float(inner)), ad)
 }
 
-fn primitive<I: Backend, const D: usize>(x: Tensor<I, D>) -> I::FloatTensorPrimitive {
+pub(super) fn primitive<I: Backend, const D: usize>(x: Tensor<I, D>) -> I::FloatTensorPrimitive {
     x.into_primitive().tensor()
 }
 

@@ -5,6 +5,7 @@
 //! time by name and calls the generic code through [`with_backend!`](crate::with_backend).
 
 pub mod fused;
+pub mod linear;
 
 use std::fmt;
 use std::str::FromStr;
