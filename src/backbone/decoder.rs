@@ -11,7 +11,7 @@ use burn::tensor::{DType, Tensor, activation::silu, backend::Backend, module::at
 use burn::tensor::{Bool, Int};
 
 use super::cache::KvCache;
-use crate::backend::fused;
+use crate::backend::{fused, rowwise};
 use super::config::DecoderConfig;
 use super::mask::{AttnMode, AttnPlan, TokenMask};
 use super::rope::{RopeTables, inv_freq};
@@ -140,6 +140,12 @@ impl<B: Backend> RmsNorm<B> {
     /// # Shapes
     /// - x: `[.., D]` -> `[.., D]`
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let dims = x.dims();
+        let (d, rows) = (dims[D - 1], dims.iter().product::<usize>() / dims[D - 1].max(1));
+        let x = match rowwise::rms_norm(x.reshape([rows, d]), self.weight.val(), self.eps) {
+            Ok(out) => return out.reshape(dims), // [.., D]
+            Err((x, _)) => x.reshape(dims), // [.., D]
+        };
         let dtype = x.dtype();
         let x = x.cast(DType::F32);
         let variance = x.clone().square().mean_dim(D - 1);

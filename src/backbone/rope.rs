@@ -5,7 +5,11 @@
 //! The cos/sin tables are computed per forward call from explicit position ids, in f32 as HF
 //! does, so left-padded rows and KV-cache offsets need no special casing.
 
+use std::sync::{Arc, OnceLock};
+
 use burn::tensor::{Tensor, TensorData, backend::Backend};
+
+use crate::backend::rowwise::{self, HostTables};
 
 /// HF's `inv_freq = 1 / theta^(2i / Dh)`, divided by the linear scaling factor.
 pub fn inv_freq(head_dim: usize, rope_theta: f64, linear_factor: f64) -> Vec<f32> {
@@ -22,15 +26,21 @@ pub fn inv_freq(head_dim: usize, rope_theta: f64, linear_factor: f64) -> Vec<f32
 /// cos and sin of every (row, position) pair, repeated over the heads, and the rotate-half
 /// matrix.
 ///
-/// Everything `apply` multiplies is laid out like its input, so the products run on contiguous
-/// memory: a `[B, T, 1, Dh]` table broadcast over heads, or `rotate_half` built from two slices
-/// and a concatenation, sends Burn's CPU backends down their strided element-by-element path
-/// (16 % of a zero-shot scoring pass in `perf`).
+/// On the CPU backends `apply` takes the fused kernel (`backend::rowwise::rope`), one table row
+/// per token shared by its heads. Elsewhere everything `apply` multiplies is laid out like its
+/// input, so the products run on contiguous memory: a `[B, T, 1, Dh]` table broadcast over
+/// heads, or `rotate_half` built from two slices and a concatenation, sends Burn's CPU
+/// backends down their strided element-by-element path (16 % of a zero-shot scoring pass in
+/// `perf`). Those tensors are built on first use only, so the fused path never pays for them.
 pub struct RopeTables<B: Backend> {
-    /// Per head count (queries, then keys when GQA gives them fewer heads): `[B, T, H, Dh]`.
-    tables: Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>,
-    /// `[Dh, Dh]`: `x @ rotate = cat(-x2, x1)` row by row (a signed permutation).
-    rotate: Tensor<B, 2>,
+    /// `[B*T, Dh]` each.
+    host: HostTables,
+    heads: Vec<usize>,
+    device: B::Device,
+    /// Per head count (queries, then keys when GQA gives them fewer heads): `[B, T, H, Dh]`
+    /// cos and sin, and the `[Dh, Dh]` signed permutation with `x @ rotate = cat(-x2, x1)`.
+    tensors: OnceLock<(Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>, Tensor<B, 2>)>,
+    shape: [usize; 2],
 }
 
 impl<B: Backend> RopeTables<B> {
@@ -38,8 +48,7 @@ impl<B: Backend> RopeTables<B> {
     /// heads each (e.g. `[num_heads, num_key_value_heads]`).
     pub fn new(positions: &[i64], batch: usize, len: usize, inv_freq: &[f32], heads: &[usize], device: &B::Device) -> Self {
         assert_eq!(positions.len(), batch * len, "one position per token");
-        let half = inv_freq.len();
-        let head_dim = 2 * half;
+        let head_dim = 2 * inv_freq.len();
         let mut cos = Vec::with_capacity(batch * len * head_dim);
         let mut sin = Vec::with_capacity(batch * len * head_dim);
         for &p in positions {
@@ -50,27 +59,41 @@ impl<B: Backend> RopeTables<B> {
                 sin.extend(angles.iter().map(|a| a.sin()));
             }
         }
-        let repeat = |table: &[f32], h: usize| -> Vec<f32> {
-            table.chunks(head_dim).flat_map(|row| std::iter::repeat_n(row, h).flatten().copied()).collect()
-        };
-        let mut tables = Vec::new();
-        for &h in heads {
-            if tables.iter().any(|(n, _, _)| *n == h) {
-                continue;
+        Self {
+            host: HostTables { cos: Arc::new(cos), sin: Arc::new(sin) },
+            heads: heads.to_vec(),
+            device: device.clone(),
+            tensors: OnceLock::new(),
+            shape: [batch, len],
+        }
+    }
+
+    /// The tables as tensors, for backends without the fused kernel.
+    fn tensors(&self) -> &(Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)>, Tensor<B, 2>) {
+        self.tensors.get_or_init(|| {
+            let ([batch, len], head_dim) = (self.shape, self.host.cos.len() / (self.shape[0] * self.shape[1]).max(1));
+            let repeat = |table: &[f32], h: usize| -> Vec<f32> {
+                table.chunks(head_dim).flat_map(|row| std::iter::repeat_n(row, h).flatten().copied()).collect()
+            };
+            let mut tables: Vec<(usize, Tensor<B, 4>, Tensor<B, 4>)> = Vec::new();
+            for &h in &self.heads {
+                if tables.iter().any(|(n, _, _)| *n == h) {
+                    continue;
+                }
+                let shape = [batch, len, h, head_dim];
+                let c = Tensor::from_data(TensorData::new(repeat(&self.host.cos, h), shape), &self.device);
+                let s = Tensor::from_data(TensorData::new(repeat(&self.host.sin, h), shape), &self.device);
+                tables.push((h, c, s));
             }
-            let shape = [batch, len, h, head_dim];
-            let c = Tensor::from_data(TensorData::new(repeat(&cos, h), shape), device);
-            let s = Tensor::from_data(TensorData::new(repeat(&sin, h), shape), device);
-            tables.push((h, c, s));
-        }
-        // Column j of the output takes -x[j + half] for j < half, x[j - half] otherwise.
-        let mut rotate = vec![0.0f32; head_dim * head_dim];
-        for j in 0..half {
-            rotate[(j + half) * head_dim + j] = -1.0;
-            rotate[j * head_dim + j + half] = 1.0;
-        }
-        let rotate = Tensor::from_data(TensorData::new(rotate, [head_dim, head_dim]), device);
-        Self { tables, rotate }
+            // Column j of the output takes -x[j + half] for j < half, x[j - half] otherwise.
+            let half = head_dim / 2;
+            let mut rotate = vec![0.0f32; head_dim * head_dim];
+            for j in 0..half {
+                rotate[(j + half) * head_dim + j] = -1.0;
+                rotate[j * head_dim + j + half] = 1.0;
+            }
+            (tables, Tensor::from_data(TensorData::new(rotate, [head_dim, head_dim]), &self.device))
+        })
     }
 
     /// Rotates `x` (queries or keys): `x * cos + rotate_half(x) * sin`.
@@ -78,11 +101,16 @@ impl<B: Backend> RopeTables<B> {
     /// # Shapes
     /// - x: `[B, T, H, Dh]` -> `[B, T, H, Dh]`, H one of the head counts the tables were built for
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let x = match rowwise::rope(x, &self.host) {
+            Ok(out) => return out,
+            Err(x) => x,
+        };
         let [b, t, h, dh] = x.dims();
-        let (_, cos, sin) = self.tables.iter().find(|(n, _, _)| *n == h).expect("RoPE tables built for every head count");
+        let (tables, rotate) = self.tensors();
+        let (_, cos, sin) = tables.iter().find(|(n, _, _)| *n == h).expect("RoPE tables built for every head count");
         let dtype = x.dtype();
         let rotated = x.clone().reshape([b * t * h, dh]) // [B*T*H, Dh]
-            .matmul(self.rotate.clone().cast(dtype)) // [B*T*H, Dh]
+            .matmul(rotate.clone().cast(dtype)) // [B*T*H, Dh]
             .reshape([b, t, h, dh]); // [B, T, H, Dh]
         x * cos.clone().cast(dtype) + rotated * sin.clone().cast(dtype)
     }

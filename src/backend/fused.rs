@@ -61,10 +61,11 @@ macro_rules! on_host {
         let _ = id;
     }};
 }
+pub(super) use on_host;
 
 /// Whether `B` is one of the backends [`on_host!`] serves and the tensors are f32 (checked
 /// before any work the fused path needs, such as reading a mask back).
-fn host_kind<B: Backend>(dtypes: &[DType]) -> bool {
+pub(super) fn host_kind<B: Backend>(dtypes: &[DType]) -> bool {
     if !host_f32(dtypes) {
         return false;
     }
@@ -91,11 +92,11 @@ pub(super) fn host_f32(dtypes: &[DType]) -> bool {
 
 // --- moving data between tensors and the host ----------------------------------------------
 
-fn to_host<I: Backend, const D: usize>(x: Tensor<I, D>) -> Vec<f32> {
+pub(super) fn to_host<I: Backend, const D: usize>(x: Tensor<I, D>) -> Vec<f32> {
     x.into_data().into_vec::<f32>().expect("fused kernels only take f32 tensors (checked by host_kind)")
 }
 
-fn from_host<I: Backend, const D: usize>(values: Vec<f32>, shape: [usize; D], device: &I::Device) -> Tensor<I, D> {
+pub(super) fn from_host<I: Backend, const D: usize>(values: Vec<f32>, shape: [usize; D], device: &I::Device) -> Tensor<I, D> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
@@ -117,7 +118,7 @@ pub(super) fn primitive<I: Backend, const D: usize>(x: Tensor<I, D>) -> I::Float
 }
 
 /// A gradient primitive (as `Gradients::consume` returns it) on the host.
-fn host_grad<I: Backend>(grad: I::FloatTensorPrimitive) -> Vec<f32> {
+pub(super) fn host_grad<I: Backend>(grad: I::FloatTensorPrimitive) -> Vec<f32> {
     // The data is row-major whatever the primitive's rank; a rank-1 view reads it as is.
     let n = grad.shape().num_elements();
     to_host(Tensor::<I, 1>::from_primitive(TensorPrimitive::Float(I::float_reshape(grad, [n].into()))))
@@ -125,7 +126,7 @@ fn host_grad<I: Backend>(grad: I::FloatTensorPrimitive) -> Vec<f32> {
 
 /// A host buffer kept for a backward step (Debug without printing the values).
 #[derive(Clone)]
-struct Kept(Arc<Vec<f32>>);
+pub(super) struct Kept(pub(super) Arc<Vec<f32>>);
 
 impl fmt::Debug for Kept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

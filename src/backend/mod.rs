@@ -6,6 +6,7 @@
 
 pub mod fused;
 pub mod linear;
+pub mod rowwise;
 
 use std::fmt;
 use std::str::FromStr;

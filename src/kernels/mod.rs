@@ -14,6 +14,8 @@ pub mod attention;
 pub mod exp;
 pub mod gemm;
 pub mod lanes;
+pub mod rms_norm;
+pub mod rope;
 pub mod swiglu;
 pub mod token_nll;
 
