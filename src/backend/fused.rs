@@ -379,22 +379,12 @@ mod tests {
     use burn::tensor::ops::AttentionModuleOptions;
     use burn::tensor::{Bool, Int, Tensor, TensorData};
 
-    use crate::backend::TestBackend;
+    use crate::backend::{TestBackend, assert_close, test_input};
 
     type Ad = Autodiff<TestBackend>;
 
     fn input<const D: usize>(shape: [usize; D], seed: f32) -> Tensor<Ad, D> {
-        let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n).map(|i| ((i as f32 + seed) * 0.618).sin() * 2.0).collect();
-        Tensor::<Ad, D>::from_data(TensorData::new(values, shape), &Default::default()).require_grad()
-    }
-
-    fn close<const D: usize>(what: &str, got: Tensor<TestBackend, D>, want: Tensor<TestBackend, D>) {
-        let (got, want): (Vec<f32>, Vec<f32>) = (got.into_data().to_vec().unwrap(), want.into_data().to_vec().unwrap());
-        assert_eq!(got.len(), want.len(), "{what}: sizes");
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
-        }
+        test_input::<Ad, D>(shape, seed).require_grad()
     }
 
     #[test]
@@ -403,11 +393,11 @@ mod tests {
         let weights = input([2, 3, 11], 3.0).detach();
         let fused = super::swiglu(gate.clone(), up.clone()).unwrap_or_else(|_| panic!("ndarray f32 takes the fused path"));
         let reference = silu(gate.clone()) * up.clone();
-        close("value", fused.clone().inner(), reference.clone().inner());
+        assert_close("value", fused.clone().inner(), reference.clone().inner());
         let g1 = (fused * weights.clone()).sum().backward();
         let g2 = (reference * weights).sum().backward();
-        close("d_gate", gate.grad(&g1).unwrap(), gate.grad(&g2).unwrap());
-        close("d_up", up.grad(&g1).unwrap(), up.grad(&g2).unwrap());
+        assert_close("d_gate", gate.grad(&g1).unwrap(), gate.grad(&g2).unwrap());
+        assert_close("d_up", up.grad(&g1).unwrap(), up.grad(&g2).unwrap());
     }
 
     #[test]
@@ -418,11 +408,11 @@ mod tests {
         let index = Tensor::<Ad, 2, Int>::from_data(TensorData::new(vec![3i64, 0, 0, 6, 2], [5, 1]), &Default::default());
         let keep = Tensor::<Ad, 1>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0, 1.0, 1.0], [5]), &Default::default());
         let reference = log_softmax(logits.clone(), 1).gather(1, index).reshape([5]).neg() * keep;
-        close("loss", fused.clone().inner(), reference.clone().inner());
+        assert_close("loss", fused.clone().inner(), reference.clone().inner());
         let scale = input([5], 4.0).detach();
         let g1 = (fused * scale.clone()).sum().backward();
         let g2 = (reference * scale).sum().backward();
-        close("d_logits", logits.grad(&g1).unwrap(), logits.grad(&g2).unwrap());
+        assert_close("d_logits", logits.grad(&g1).unwrap(), logits.grad(&g2).unwrap());
     }
 
     /// Burn's attention on `[B, H, T, Dh]` with each kv head repeated for its query heads.
@@ -446,13 +436,13 @@ mod tests {
         let mask = mask.map(|m| Tensor::<Ad, 4, Bool>::from_data(TensorData::new(m, [2, 1, 6, 6]), &Default::default()));
         let fused = super::attention(q.clone(), k.clone(), v.clone(), mask.as_ref(), causal).unwrap_or_else(|_| panic!("fused path"));
         let reference = burn_reference(q.clone(), k.clone(), v.clone(), mask, causal);
-        close("out", fused.clone().inner(), reference.clone().inner());
+        assert_close("out", fused.clone().inner(), reference.clone().inner());
         let weights = input([2, 6, 4, 8], 4.0).detach();
         let g1 = (fused * weights.clone()).sum().backward();
         let g2 = (reference * weights).sum().backward();
-        close("d_q", q.grad(&g1).unwrap(), q.grad(&g2).unwrap());
-        close("d_k", k.grad(&g1).unwrap(), k.grad(&g2).unwrap());
-        close("d_v", v.grad(&g1).unwrap(), v.grad(&g2).unwrap());
+        assert_close("d_q", q.grad(&g1).unwrap(), q.grad(&g2).unwrap());
+        assert_close("d_k", k.grad(&g1).unwrap(), k.grad(&g2).unwrap());
+        assert_close("d_v", v.grad(&g1).unwrap(), v.grad(&g2).unwrap());
     }
 
     #[test]

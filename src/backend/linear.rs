@@ -208,24 +208,14 @@ mod tests {
     //! The flex path against Burn's own `matmul` and broadcast add (an independent
     //! implementation) on `Autodiff<Flex>`: values and the gradients that reach each operand.
     use burn::backend::Autodiff;
-    use burn::tensor::{Tensor, TensorData};
+    use burn::tensor::Tensor;
 
-    use crate::backend::FlexBackend;
+    use crate::backend::{FlexBackend, assert_close, test_input};
 
     type Ad = Autodiff<FlexBackend>;
 
     fn input<const D: usize>(shape: [usize; D], seed: f32) -> Tensor<Ad, D> {
-        let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n).map(|i| ((i as f32 + seed) * 0.618).sin()).collect();
-        Tensor::from_data(TensorData::new(values, shape), &Default::default())
-    }
-
-    fn close<const D: usize>(what: &str, got: Tensor<FlexBackend, D>, want: Tensor<FlexBackend, D>) {
-        assert_eq!(got.dims(), want.dims(), "{what}: shapes");
-        let (got, want): (Vec<f32>, Vec<f32>) = (got.into_data().to_vec().unwrap(), want.into_data().to_vec().unwrap());
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
-        }
+        test_input(shape, seed)
     }
 
     /// `x [M, K] w [K, N] (+ b)` with each operand tracked or not; `w_t` reads the weight
@@ -248,7 +238,7 @@ mod tests {
             None => x2.clone().matmul(view(&w2)),
         };
         let what = format!("{m}x{k}x{n} bias={bias} track={track:?} w_t={w_t}");
-        close(&format!("{what}: value"), fused.clone().inner(), reference.clone().inner());
+        assert_close(&format!("{what}: value"), fused.clone().inner(), reference.clone().inner());
         if !track.iter().any(|t| *t) {
             return;
         }
@@ -259,13 +249,13 @@ mod tests {
             ("d_w", track[1], w1.grad(&g1), w2.grad(&g2)),
         ] {
             match (on, got, want) {
-                (true, Some(got), Some(want)) => close(&format!("{what}: {name}"), got, want),
+                (true, Some(got), Some(want)) => assert_close(&format!("{what}: {name}"), got, want),
                 (false, None, _) => {}
                 (_, got, _) => panic!("{what}: {name} tracked={on} but gradient present={}", got.is_some()),
             }
         }
         if let (Some(b1), Some(b2), true) = (&b1, &b2, track[2]) {
-            close(&format!("{what}: d_b"), b1.grad(&g1).expect("bias gradient"), b2.grad(&g2).unwrap());
+            assert_close(&format!("{what}: d_b"), b1.grad(&g1).expect("bias gradient"), b2.grad(&g2).unwrap());
         }
     }
 
@@ -288,7 +278,7 @@ mod tests {
     fn plain_flex_and_ndarray() {
         let (x, w) = (input([4, 3], 1.0).inner(), input([3, 2], 2.0).inner());
         let fused = super::linear(x.clone(), w.clone(), None).unwrap_or_else(|_| panic!("flex f32 takes the path"));
-        close("plain flex", fused, x.matmul(w));
+        assert_close("plain flex", fused, x.matmul(w));
         let x = Tensor::<crate::backend::TestBackend, 2>::ones([2, 2], &Default::default());
         assert!(super::linear(x.clone(), x, None).is_err(), "ndarray keeps Burn's own linear");
     }

@@ -34,6 +34,24 @@ pub fn test_matrix(values: &[f32], shape: [usize; 2]) -> burn::tensor::Tensor<Te
     burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values.to_vec(), shape), &Default::default())
 }
 
+/// A test tensor of smooth, distinct values `2 sin(0.618 (i + seed))`.
+#[cfg(test)]
+pub fn test_input<B: burn::tensor::backend::Backend, const D: usize>(shape: [usize; D], seed: f32) -> burn::tensor::Tensor<B, D> {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|i| ((i as f32 + seed) * 0.618).sin() * 2.0).collect();
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, shape), &Default::default())
+}
+
+/// Asserts that two tensors have one shape and agree within 1e-4 (relative above 1).
+#[cfg(test)]
+pub fn assert_close<B: burn::tensor::backend::Backend, const D: usize>(what: &str, got: burn::tensor::Tensor<B, D>, want: burn::tensor::Tensor<B, D>) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
+    let (got, want): (Vec<f32>, Vec<f32>) = (got.into_data().to_vec().unwrap(), want.into_data().to_vec().unwrap());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
+    }
+}
+
 /// A backend chosen by name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {

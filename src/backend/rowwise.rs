@@ -162,23 +162,13 @@ mod tests {
     use burn::tensor::{Tensor, TensorData};
 
     use super::HostTables;
-    use crate::backend::TestBackend;
+    use crate::backend::{TestBackend, assert_close, test_input};
     use crate::backbone::rope::rotate_half;
 
     type Ad = Autodiff<TestBackend>;
 
     fn input<const D: usize>(shape: [usize; D], seed: f32) -> Tensor<Ad, D> {
-        let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n).map(|i| ((i as f32 + seed) * 0.618).sin() * 2.0).collect();
-        Tensor::from_data(TensorData::new(values, shape), &Default::default())
-    }
-
-    fn close<const D: usize>(what: &str, got: Tensor<TestBackend, D>, want: Tensor<TestBackend, D>) {
-        assert_eq!(got.dims(), want.dims(), "{what}: shapes");
-        let (got, want): (Vec<f32>, Vec<f32>) = (got.into_data().to_vec().unwrap(), want.into_data().to_vec().unwrap());
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
-        }
+        test_input(shape, seed)
     }
 
     #[test]
@@ -195,10 +185,10 @@ mod tests {
         let (x1, x2) = (input([b, t, h, dh], 1.0).require_grad(), input([b, t, h, dh], 1.0).require_grad());
         let fused = super::rope(x1.clone(), &tables).unwrap_or_else(|_| panic!("ndarray f32 takes the fused path"));
         let reference = x2.clone() * repeat(&cos) + rotate_half(x2.clone()) * repeat(&sin);
-        close("value", fused.clone().inner(), reference.clone().inner());
+        assert_close("value", fused.clone().inner(), reference.clone().inner());
         let weights = input([b, t, h, dh], 5.0);
         let (g1, g2) = ((fused * weights.clone()).sum().backward(), (reference * weights).sum().backward());
-        close("d_x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+        assert_close("d_x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
     }
 
     #[test]
@@ -209,10 +199,10 @@ mod tests {
         let fused = super::rms_norm(x1.clone(), w1.clone(), eps).unwrap_or_else(|_| panic!("ndarray f32 takes the fused path"));
         let variance = x2.clone().square().mean_dim(1); // [N, 1]
         let reference = x2.clone() * (variance + eps).sqrt().recip() * w2.clone().unsqueeze::<2>();
-        close("value", fused.clone().inner(), reference.clone().inner());
+        assert_close("value", fused.clone().inner(), reference.clone().inner());
         let weights = input([n, d], 5.0);
         let (g1, g2) = ((fused * weights.clone()).sum().backward(), (reference * weights).sum().backward());
-        close("d_x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
-        close("d_weight", w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
+        assert_close("d_x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+        assert_close("d_weight", w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
     }
 }
