@@ -1,10 +1,12 @@
-//! RoPE and RMSNorm on the CPU backends: the per-token kernels of [`crate::kernels::rope`] and
-//! [`crate::kernels::rms_norm`] behind Burn's tensors, with their own backward steps, as the
+//! RoPE, RMSNorm and softmax on the CPU backends: the per-row kernels of
+//! [`crate::kernels::rope`], [`crate::kernels::rms_norm`] and [`crate::kernels::softmax`] behind
+//! Burn's tensors, with their own backward steps, as the
 //! kernels in `fused` are (same backends, same `Err` fallback, same `RECFOUND_FUSED=0`).
 //!
 //! Why: after the products moved to `linear`, a RecBase pretraining step spent 5 % of its wall
 //! time in RoPE (its tables, the rotation, four element passes each way) and 3 % in RMSNorm's
-//! seven passes, all on one thread, while the other core waited.
+//! seven passes, all on one thread, while the other core waited. The RQ-VAE's soft code
+//! assignments spent 8 % of its step in Burn's softmax (scalar `expf`, one thread).
 
 use std::any::TypeId;
 use std::sync::Arc;
@@ -152,6 +154,63 @@ fn rms_norm_ad<I: Backend>(x: Tensor<Autodiff<I>, 2>, weight: Tensor<Autodiff<I>
     Tensor::from_primitive(TensorPrimitive::Float(ad))
 }
 
+// --- softmax ---------------------------------------------------------------------------------
+
+/// `softmax(x)` over the last axis; `x` comes back in `Err` on other backends or dtypes.
+///
+/// # Shapes
+/// - x: `[N, C]` -> `[N, C]`
+pub fn softmax<B: Backend>(x: Tensor<B, 2>) -> Result<Tensor<B, 2>, Tensor<B, 2>> {
+    let [n, c] = x.dims();
+    if n * c > 0 && host_kind::<B>(&[x.dtype()]) {
+        on_host!(B, softmax_plain, softmax_ad, (x));
+    }
+    Err(x)
+}
+
+fn softmax_forward(x: Vec<f32>, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    kernels::softmax::forward(&x, cols, &mut out);
+    out
+}
+
+fn softmax_plain<I: Backend>(x: Tensor<I, 2>) -> Tensor<I, 2> {
+    let (shape, device) = (x.dims(), x.device());
+    from_host(softmax_forward(to_host(x), shape[1]), shape, &device)
+}
+
+#[derive(Debug)]
+struct SoftmaxBackward;
+
+impl<I: Backend> Backward<I, 1> for SoftmaxBackward {
+    type State = (Kept, [usize; 2], I::Device);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (probs, shape, device) = ops.state;
+        let d_out = host_grad::<I>(grads.consume::<I>(&ops.node));
+        if let [Some(parent)] = &ops.parents {
+            let mut d_x = vec![0.0; d_out.len()];
+            kernels::softmax::backward(&probs.0, &d_out, shape[1], &mut d_x);
+            grads.register::<I>(parent.id, primitive(from_host::<I, 2>(d_x, shape, &device)));
+        }
+    }
+}
+
+fn softmax_ad<I: Backend>(x: Tensor<Autodiff<I>, 2>) -> Tensor<Autodiff<I>, 2> {
+    let (shape, device) = (x.dims(), x.device());
+    let (x, x_ad) = ad_parts(x);
+    let probs = softmax_forward(to_host(x), shape[1]);
+    let prep = <SoftmaxBackward as Backward<I, 1>>::prepare::<NoCheckpointing>(SoftmaxBackward, [x_ad.node.clone()]);
+    let ad = match prep.compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let out = primitive(from_host::<I, 2>(probs.clone(), shape, &device));
+            prep.finish((Kept(Arc::new(probs)), shape, device), out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(primitive(from_host::<I, 2>(probs, shape, &device))),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(ad))
+}
+
 #[cfg(test)]
 mod tests {
     //! Each path against Burn's own ops (an independent implementation) on `Autodiff<NdArray>`:
@@ -187,6 +246,17 @@ mod tests {
         let reference = x2.clone() * repeat(&cos) + rotate_half(x2.clone()) * repeat(&sin);
         assert_close("value", fused.clone().inner(), reference.clone().inner());
         let weights = input([b, t, h, dh], 5.0);
+        let (g1, g2) = ((fused * weights.clone()).sum().backward(), (reference * weights).sum().backward());
+        assert_close("d_x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+    }
+
+    #[test]
+    fn softmax_matches_burn() {
+        let (x1, x2) = (input([6, 9], 1.0).require_grad(), input([6, 9], 1.0).require_grad());
+        let fused = super::softmax(x1.clone()).unwrap_or_else(|_| panic!("ndarray f32 takes the fused path"));
+        let reference = burn::tensor::activation::softmax(x2.clone(), 1);
+        assert_close("value", fused.clone().inner(), reference.clone().inner());
+        let weights = input([6, 9], 5.0);
         let (g1, g2) = ((fused * weights.clone()).sum().backward(), (reference * weights).sum().backward());
         assert_close("d_x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
     }

@@ -10,6 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 
 use super::rqvae::RqVaeOutput;
+use crate::backend::rowwise;
 
 /// Weights and settings of the loss terms.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -96,7 +97,8 @@ pub fn usage_entropy_gap<B: Backend>(distances: Tensor<B, 2>, temperature: f64) 
         return Tensor::zeros([1], &distances.device());
     }
     let scale = distances.clone().mean().detach().clamp_min(1e-12).mul_scalar(temperature); // [1]
-    let soft = softmax(-distances / scale.unsqueeze_dim::<2>(0), 1); // [B, K]
+    let logits = -distances / scale.unsqueeze_dim::<2>(0); // [B, K]
+    let soft = rowwise::softmax(logits).unwrap_or_else(|logits| softmax(logits, 1)); // [B, K]
     let usage = soft.mean_dim(0); // [1, K]
     // p ln p with p = 0 taken as 0: clamp inside the log only.
     let entropy = -(usage.clone() * usage.clamp_min(1e-12).log()).sum(); // [1]

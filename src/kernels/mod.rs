@@ -16,6 +16,7 @@ pub mod gemm;
 pub mod lanes;
 pub mod rms_norm;
 pub mod rope;
+pub mod softmax;
 pub mod swiglu;
 pub mod token_nll;
 

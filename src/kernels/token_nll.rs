@@ -16,7 +16,7 @@ const ROWS: usize = 16;
 vectorized! {
     /// Writes `softmax(row)` into `probs`, and the row's max and `log(sum(exp(row - max)))`
     /// (kept apart: adding them first would round away the loss of rows with large logits).
-    fn softmax_row(row: &[f32], probs: &mut [f32], max_out: &mut f32, log_sum: &mut f32) {
+    pub(crate) fn softmax_row(row: &[f32], probs: &mut [f32], max_out: &mut f32, log_sum: &mut f32) {
         let max = lanes::max(row);
         for (p, &x) in probs.iter_mut().zip(row) {
             *p = exp(x - max);
