@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use burn::backend::Autodiff;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
+use recfound::optim::AdamWSettings;
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use recfound::adapters::{Adapter, AdapterConfig};
@@ -33,7 +34,7 @@ fn run<B: AutodiffBackend>(backend: &str, steps: usize, warmup: usize, queries: 
     let decoder = config.init::<B>(&device).no_grad();
     let adapter = Adapter::new(AdapterConfig { lora_dropout: 0.0, ..AdapterConfig::lora(16, 32.0) }, &decoder, true, &device).expect("adapter");
     let mut model = RecFoundModel { decoder, adapter, temperature: 0.02, micro_batch: 0, seed: 0 };
-    let mut optim = AdamWConfig::new().init::<B, RecFoundModel<B>>();
+    let mut optim = AdamWSettings::default().init::<B, RecFoundModel<B>>();
     // Instruction tokens (the first 8) are left out of the pooled span, as RecFound pools.
     let enc = |s: usize| EmbedEncoding { ids: ids(s, emb_len), pool_start: 8 };
     let batch = JointBatch {

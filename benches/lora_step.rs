@@ -10,7 +10,8 @@
 use std::time::Instant;
 
 use burn::backend::Autodiff;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
+use recfound::optim::AdamWSettings;
 use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
@@ -55,7 +56,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
         other => panic!("--kind lora|tmole, got {other}"),
     };
     let mut adapter = Adapter::<B>::new(adapter_config, &decoder, true, &device).expect("valid adapter");
-    let mut optim = AdamWConfig::new().init::<B, Adapter<B>>();
+    let mut optim = AdamWSettings::default().init::<B, Adapter<B>>();
     let (b, t) = (args.batch, args.seq);
     let data: Vec<i64> = (0..b * (t + 1)).map(|i| (i * 7919 % 4000) as i64 + 10).collect();
     let all = Tensor::<B, 2, Int>::from_data(TensorData::new(data, [b, t + 1]), &device);

@@ -17,7 +17,8 @@ use std::time::Instant;
 
 use burn::backend::Autodiff;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
+use recfound::optim::AdamWSettings;
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use recfound::backbone::{Decoder, DecoderConfig, Family};
@@ -52,7 +53,7 @@ fn pretrain<B: AutodiffBackend>(backend: &str, steps: usize, warmup: usize, batc
     B::seed(&device, 0);
     let vocab = ConceptVocab::new(vec![CODES; LEVELS]).expect("valid levels");
     let mut decoder = small_decoder::<B>(&vocab, &device);
-    let mut optim = AdamWConfig::new().init::<B, Decoder<B>>();
+    let mut optim = AdamWSettings::default().init::<B, Decoder<B>>();
     // One user per row filling it (BOS, then items' tokens level after level): no padding, so
     // both sides run plain causal attention and predict the same 255 targets per row.
     let rows: Vec<PackedRow> = (0..batch)

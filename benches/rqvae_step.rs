@@ -10,7 +10,8 @@
 use std::time::Instant;
 
 use burn::backend::Autodiff;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
+use recfound::optim::AdamWSettings;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, ElementConversion, Tensor};
 use recfound::itemtok::losses::{LossWeights, rqvae_losses};
@@ -42,7 +43,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
     B::seed(&device, 0);
     let config = RqVaeConfig::bench_768();
     let mut model: RqVae<B> = config.init(&device);
-    let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init::<B, RqVae<B>>();
+    let mut optim = AdamWSettings::default().init::<B, RqVae<B>>();
     let weights = LossWeights::default();
     let x = Tensor::<B, 2>::random([args.batch, config.input_dim], Distribution::Normal(0.0, 1.0), &device);
     let mut times = Vec::new();

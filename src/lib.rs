@@ -16,6 +16,7 @@ pub mod itemtok;
 pub mod kernels;
 pub mod merge;
 pub mod nn;
+pub mod optim;
 pub mod pipeline;
 pub mod plot;
 pub mod recbase;

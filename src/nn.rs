@@ -24,8 +24,11 @@ impl<B: Backend> ReluMlp<B> {
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
-            let h = crate::backend::linear::apply(layer, h);
-            if i < last { relu(h) } else { h }
+            if i == last {
+                return crate::backend::linear::apply(layer, h);
+            }
+            let (weight, bias) = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
+            crate::backend::linear::linear_relu(h, weight, bias).unwrap_or_else(|(h, ..)| relu(layer.forward(h)))
         })
     }
 }

@@ -25,6 +25,20 @@ pub type Operands<B> = (Tensor<B, 2>, Tensor<B, 2>, Option<Tensor<B, 1>>);
 /// # Shapes
 /// - x: `[M, K]`, weight: `[K, N]`, bias: `[N]` -> `[M, N]`
 pub fn linear<B: Backend>(x: Tensor<B, 2>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Result<Tensor<B, 2>, Operands<B>> {
+    fused(x, weight, bias, false)
+}
+
+/// `relu(x weight + bias)`, the ReLU applied to the product in place and its mask applied to
+/// the output gradient before the backward products (an MLP's hidden layers save two
+/// single-threaded passes each way); the operands come back in `Err` as for [`linear`].
+///
+/// # Shapes
+/// - x: `[M, K]`, weight: `[K, N]`, bias: `[N]` -> `[M, N]`
+pub fn linear_relu<B: Backend>(x: Tensor<B, 2>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Result<Tensor<B, 2>, Operands<B>> {
+    fused(x, weight, bias, true)
+}
+
+fn fused<B: Backend>(x: Tensor<B, 2>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>, relu: bool) -> Result<Tensor<B, 2>, Operands<B>> {
     #[cfg(feature = "flex")]
     {
         use burn::backend::Autodiff;
@@ -38,9 +52,9 @@ pub fn linear<B: Backend>(x: Tensor<B, 2>, weight: Tensor<B, 2>, bias: Option<Te
             type F = super::FlexBackend;
             let id = TypeId::of::<B>();
             if id == TypeId::of::<F>() {
-                return Ok(super::fused::same(flex::plain(super::fused::same(x), super::fused::same(weight), super::fused::same(bias))));
+                return Ok(super::fused::same(flex::plain(super::fused::same(x), super::fused::same(weight), super::fused::same(bias), relu)));
             } else if id == TypeId::of::<Autodiff<F>>() {
-                return Ok(super::fused::same(flex::ad(super::fused::same(x), super::fused::same(weight), super::fused::same(bias))));
+                return Ok(super::fused::same(flex::ad(super::fused::same(x), super::fused::same(weight), super::fused::same(bias), relu)));
             }
         }
     }
@@ -60,6 +74,10 @@ mod flex {
     use super::super::FlexBackend as F;
     use super::super::fused::{ad_parts, primitive};
     use crate::kernels::gemm::{View, ViewMut, par_matmul};
+    use rayon::prelude::*;
+
+    /// Elements per rayon task in the ReLU passes.
+    const ELEMENTS: usize = 1 << 14;
 
     /// A matrix view of a rank-2 f32 tensor, in place when its strides are non-negative (every
     /// view flex makes but a flip), else of a contiguous copy kept in `hold`.
@@ -74,8 +92,9 @@ mod flex {
         View { rs: v.cs, cs: v.rs, ..v }
     }
 
-    /// `lhs[m, k] rhs[k, n]`, plus `bias` on every row, as a fresh contiguous tensor.
-    fn product(m: usize, n: usize, k: usize, lhs: View, rhs: View, bias: Option<&[f32]>) -> FlexTensor {
+    /// `lhs[m, k] rhs[k, n]`, plus `bias` on every row, through a ReLU when `relu`, as a fresh
+    /// contiguous tensor.
+    fn product(m: usize, n: usize, k: usize, lhs: View, rhs: View, bias: Option<&[f32]>, relu: bool) -> FlexTensor {
         let mut out: Vec<f32> = Vec::with_capacity(m * n);
         if let Some(bias) = bias {
             (0..m).for_each(|_| out.extend_from_slice(bias));
@@ -89,6 +108,10 @@ mod flex {
             par_matmul(m, n, k, dst, bias.is_some(), lhs, rhs, 1.0);
             out.set_len(m * n);
         }
+        if relu {
+            // `x <= 0` to 0 keeps NaN, as Burn's relu does, so a diverging run still shows.
+            out.par_chunks_mut(ELEMENTS).for_each(|c| c.iter_mut().for_each(|v| *v = if *v <= 0.0 { 0.0 } else { *v }));
+        }
         FlexTensor::from_data(TensorData::new(out, [m, n]))
     }
 
@@ -99,22 +122,23 @@ mod flex {
         }
     }
 
-    pub fn plain(x: Tensor<F, 2>, weight: Tensor<F, 2>, bias: Option<Tensor<F, 1>>) -> Tensor<F, 2> {
+    pub fn plain(x: Tensor<F, 2>, weight: Tensor<F, 2>, bias: Option<Tensor<F, 1>>, relu: bool) -> Tensor<F, 2> {
         let ([m, k], n) = (x.dims(), weight.dims()[1]);
         let (x, weight) = (primitive(x), primitive(weight));
         let bias = bias.map(primitive);
         let (mut hold_x, mut hold_w) = (None, None);
         let bias = bias.as_ref().map(contiguous_values);
-        let out = product(m, n, k, view(&x, &mut hold_x), view(&weight, &mut hold_w), bias.as_deref());
+        let out = product(m, n, k, view(&x, &mut hold_x), view(&weight, &mut hold_w), bias.as_deref(), relu);
         Tensor::from_primitive(TensorPrimitive::Float(out))
     }
 
     /// What backward needs: the input only if the weight takes a gradient, the weight only if
-    /// the input does.
+    /// the input does, and the output after a ReLU (its mask).
     #[derive(Debug, Clone)]
     struct State {
         x: Option<FlexTensor>,
         weight: Option<FlexTensor>,
+        relu_out: Option<FlexTensor>,
         dims: [usize; 3],
     }
 
@@ -126,18 +150,27 @@ mod flex {
         type State = State;
 
         fn backward(self, ops: Ops<State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let State { x, weight, dims: [m, k, n] } = ops.state;
-            let d_out: FlexTensor = grads.consume::<F>(&ops.node);
+            let State { x, weight, relu_out, dims: [m, k, n] } = ops.state;
+            let mut d_out: FlexTensor = grads.consume::<F>(&ops.node);
+            if let Some(out) = relu_out {
+                // d_out where the ReLU passed its input (out > 0), else 0.
+                let (d, out) = (contiguous_values(&d_out), contiguous_values(&out));
+                let mut masked: Vec<f32> = vec![0.0; m * n];
+                masked.par_chunks_mut(ELEMENTS).zip(d.par_chunks(ELEMENTS).zip(out.par_chunks(ELEMENTS))).for_each(|(g, (d, o))| {
+                    g.iter_mut().zip(d).zip(o).for_each(|((g, &d), &o)| *g = if o > 0.0 { d } else { 0.0 })
+                });
+                d_out = FlexTensor::from_data(TensorData::new(masked, [m, n]));
+            }
             let mut hold = [None, None, None];
             let [hold_d, hold_x, hold_w] = &mut hold;
             let d_view = view(&d_out, hold_d);
             if let (Some(parent), Some(weight)) = (&ops.parents[0], &weight) {
                 // dx = d_out weight^T: [M, N] x [N, K]
-                grads.register::<F>(parent.id, product(m, k, n, d_view, transposed(view(weight, hold_w)), None));
+                grads.register::<F>(parent.id, product(m, k, n, d_view, transposed(view(weight, hold_w)), None, false));
             }
             if let (Some(parent), Some(x)) = (&ops.parents[1], &x) {
                 // dW = x^T d_out: [K, M] x [M, N]
-                grads.register::<F>(parent.id, product(k, n, m, transposed(view(x, hold_x)), d_view, None));
+                grads.register::<F>(parent.id, product(k, n, m, transposed(view(x, hold_x)), d_view, None, false));
             }
             if let Some(Some(parent)) = ops.parents.get(2) {
                 let d_out = contiguous_values(&d_out);
@@ -150,19 +183,20 @@ mod flex {
         }
     }
 
-    pub fn ad(x: Tensor<Autodiff<F>, 2>, weight: Tensor<Autodiff<F>, 2>, bias: Option<Tensor<Autodiff<F>, 1>>) -> Tensor<Autodiff<F>, 2> {
+    pub fn ad(x: Tensor<Autodiff<F>, 2>, weight: Tensor<Autodiff<F>, 2>, bias: Option<Tensor<Autodiff<F>, 1>>, relu: bool) -> Tensor<Autodiff<F>, 2> {
         let ([m, k], n) = (x.dims(), weight.dims()[1]);
         let ((x, x_ad), (weight, weight_ad)) = (ad_parts(x), ad_parts(weight));
         let bias = bias.map(ad_parts);
         let (x, weight) = (primitive(x), primitive(weight));
         let bias_values = bias.as_ref().map(|(b, _)| contiguous_values(&primitive(b.clone())).into_owned());
         let (mut hold_x, mut hold_w) = (None, None);
-        let out = product(m, n, k, view(&x, &mut hold_x), view(&weight, &mut hold_w), bias_values.as_deref());
+        let out = product(m, n, k, view(&x, &mut hold_x), view(&weight, &mut hold_w), bias_values.as_deref(), relu);
         let (x_node, weight_node) = (x_ad.node.clone(), weight_ad.node.clone());
         let requires = [&x_node, &weight_node].map(|node| !node.requirement.is_none());
         let state = || State {
             x: requires[1].then_some(x.clone()),
             weight: requires[0].then_some(weight.clone()),
+            relu_out: relu.then(|| out.clone()),
             dims: [m, k, n],
         };
         let ad = match bias {
@@ -272,6 +306,27 @@ mod tests {
         case(40, 48, 600, false, [true, true, false], false);
         // Nothing tracked: the value only.
         case(3, 2, 2, true, [false, false, false], false);
+    }
+
+    #[test]
+    fn relu_products_and_gradients_match_burn() {
+        use burn::tensor::activation::relu;
+        // Half the pre-activations are negative; 600 x 40 x 48 also splits between threads.
+        for (m, k, n) in [(5, 3, 4), (600, 40, 48)] {
+            let operands = || (input([m, k], 1.0).require_grad(), input([k, n], 2.0).require_grad(), input([n], 3.0).require_grad());
+            let (x1, w1, b1) = operands();
+            let fused = super::linear_relu(x1.clone(), w1.clone(), Some(b1.clone())).unwrap_or_else(|_| panic!("flex f32 takes the path"));
+            let (x2, w2, b2) = operands();
+            let reference = relu(x2.clone().matmul(w2.clone()) + b2.clone().unsqueeze::<2>());
+            let zeros = reference.clone().inner().lower_equal_elem(0.0).int().sum().into_scalar();
+            assert!(zeros > 0 && (zeros as usize) < m * n, "{m}x{k}x{n}: the ReLU must cut some values, not all");
+            assert_close("relu value", fused.clone().inner(), reference.clone().inner());
+            let weights = input([m, n], 4.0);
+            let (g1, g2) = ((fused * weights.clone()).sum().backward(), (reference * weights).sum().backward());
+            assert_close("relu d_x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+            assert_close("relu d_w", w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
+            assert_close("relu d_b", b1.grad(&g1).unwrap(), b2.grad(&g2).unwrap());
+        }
     }
 
     #[test]

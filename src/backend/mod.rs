@@ -4,6 +4,7 @@
 //! Library code is generic over `B: Backend`; the CLI picks one of the backends below at run
 //! time by name and calls the generic code through [`with_backend!`](crate::with_backend).
 
+pub mod adamw;
 pub mod fused;
 pub mod linear;
 pub mod rowwise;

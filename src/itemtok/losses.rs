@@ -69,13 +69,13 @@ pub struct RqVaeLosses<B: Backend> {
 /// `x: [B, input_dim]`
 pub fn rqvae_losses<B: Backend>(out: &RqVaeOutput<B>, x: Tensor<B, 2>, weights: &LossWeights) -> RqVaeLosses<B> {
     let levels = out.levels.len() as f64;
-    let recon = (out.reconstruction.clone() - x).powi_scalar(2).mean();
+    let recon = mse(out.reconstruction.clone(), x);
     let mut codebook = Vec::with_capacity(out.levels.len());
     let mut commitment = Vec::with_capacity(out.levels.len());
     let mut entropy = Vec::with_capacity(out.levels.len());
     for (residual, level) in out.residuals.iter().zip(&out.levels) {
-        codebook.push((residual.clone().detach() - level.quantized.clone()).powi_scalar(2).mean());
-        commitment.push((residual.clone() - level.quantized.clone().detach()).powi_scalar(2).mean());
+        codebook.push(mse(residual.clone().detach(), level.quantized.clone()));
+        commitment.push(mse(residual.clone(), level.quantized.clone().detach()));
         entropy.push(usage_entropy_gap(level.distances.clone(), weights.temperature));
     }
     let mean = |terms: Vec<Tensor<B, 1>>| Tensor::cat(terms, 0).sum().div_scalar(levels);
@@ -84,6 +84,14 @@ pub fn rqvae_losses<B: Backend>(out: &RqVaeOutput<B>, x: Tensor<B, 2>, weights: 
         + (codebook.clone() + commitment.clone().mul_scalar(weights.beta)).mul_scalar(weights.quant)
         + entropy.clone().mul_scalar(weights.entropy);
     RqVaeLosses { total, recon, codebook, commitment, entropy }
+}
+
+/// `mean((a - b)²)`, fused on the CPU backends.
+///
+/// # Shapes
+/// `a, b: [N, D]` -> `[1]`
+fn mse<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 1> {
+    rowwise::mse(a, b).unwrap_or_else(|(a, b)| (a - b).powi_scalar(2).mean())
 }
 
 /// `1 - H(p) / ln K` of the batch's mean soft assignment `p = mean_b softmax(-d_b / (tau * m))`,

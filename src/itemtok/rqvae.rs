@@ -10,6 +10,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor};
 
 use super::ItemTokError;
+use crate::backend::rowwise;
 
 /// Shape of an RQ-VAE. The paper uses 4 levels of 2048 codes (RecBase §4.2).
 #[derive(Config, Debug, PartialEq)]
@@ -191,11 +192,13 @@ impl<B: Backend> RqVae<B> {
 /// # Shapes
 /// `residual: [B, D]`, `codebook: [K, D]`
 pub fn nearest_code<B: Backend>(residual: Tensor<B, 2>, codebook: Tensor<B, 2>) -> LevelChoice<B> {
-    // ||r - e||² = ||r||² - 2 r·e + ||e||²
-    let r2 = residual.clone().powi_scalar(2).sum_dim(1); // [B, 1]
-    let e2 = codebook.clone().powi_scalar(2).sum_dim(1).transpose(); // [1, K]
-    let cross = residual.matmul(codebook.clone().transpose()); // [B, K]
-    let distances = (r2 + e2 - cross.mul_scalar(2.0)).clamp_min(0.0); // [B, K]
+    let distances = rowwise::squared_distances(residual, codebook.clone()).unwrap_or_else(|(residual, codebook)| {
+        // ||r - e||² = ||r||² - 2 r·e + ||e||²
+        let r2 = residual.clone().powi_scalar(2).sum_dim(1); // [B, 1]
+        let e2 = codebook.clone().powi_scalar(2).sum_dim(1).transpose(); // [1, K]
+        let cross = residual.matmul(codebook.transpose()); // [B, K]
+        (r2 + e2 - cross.mul_scalar(2.0)).clamp_min(0.0) // [B, K]
+    });
     let codes = distances.clone().argmin(1).squeeze_dim::<1>(1); // [B]
     let quantized = codebook.select(0, codes.clone()); // [B, D]
     LevelChoice { distances, codes, quantized }

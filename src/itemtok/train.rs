@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -117,7 +117,7 @@ pub fn train<B: AutodiffBackend>(
     let t = &recipe.train;
     B::seed(device, t.seed);
     let mut model = config.init::<B>(device);
-    let mut optim = AdamWConfig::new().with_weight_decay(t.weight_decay as f32).init::<B, RqVae<B>>();
+    let mut optim = crate::optim::AdamWSettings::default().with_weight_decay(t.weight_decay as f32).init::<B, RqVae<B>>();
     let mut state = TrainState {
         epoch: 0,
         curriculum: Curriculum::new(recipe.curriculum.clone(), config.levels)?,

@@ -10,13 +10,16 @@
 //! axis (`swap_dims` + `reshape`: ~14 ns per element in flex's generic iterator) and in
 //! recomputing activations during backward.
 
+pub mod adamw;
 pub mod attention;
 pub mod exp;
 pub mod gemm;
 pub mod lanes;
+pub mod mse;
 pub mod rms_norm;
 pub mod rope;
 pub mod softmax;
+pub mod sq_dist;
 pub mod swiglu;
 pub mod token_nll;
 

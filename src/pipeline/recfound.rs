@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, Optimizer};
+use burn::optim::Optimizer;
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 use serde::Serialize;
@@ -156,7 +156,7 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
     let sampling = Arc::new(Mutex::new(sampling));
     let examples = Arc::new(data.examples);
     let outcome = Arc::new(Mutex::new(outcome));
-    let mut optim = SharedOptimizer { inner: Arc::new(Mutex::new(AdamWConfig::new().with_weight_decay(t.weight_decay as f32).init::<B, RecFoundModel<B>>())) };
+    let mut optim = SharedOptimizer { inner: Arc::new(Mutex::new(crate::optim::AdamWSettings::default().with_weight_decay(t.weight_decay as f32).init::<B, RecFoundModel<B>>())) };
     if let Some((dir, _)) = &resumed {
         let record = read_optimizer_record::<RecFoundModel<B>, B, RecFoundOptimizer<B>>(&dir.join(OPTIMIZER_FILE), device).map_err(invalid)?;
         optim = optim.load_record(record);

@@ -14,10 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::optim::lr_scheduler::LrScheduler;
-use burn::grad_clipping::GradientClippingConfig;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -34,7 +32,7 @@ use super::RecBaseError;
 use super::packing::PackedRow;
 
 /// The optimizer of a RecBase run: AdamW over the whole decoder.
-pub type RecBaseOptimizer<B> = OptimizerAdaptor<AdamW, Decoder<B>, B>;
+pub type RecBaseOptimizer<B> = crate::optim::Optimizer<Decoder<B>, B>;
 
 /// Per-step log of a run.
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -64,13 +62,14 @@ pub struct StepSettings {
 
 impl StepSettings {
     fn optimizer<B: AutodiffBackend>(&self) -> RecBaseOptimizer<B> {
-        let clip = (self.grad_clip > 0.0).then(|| GradientClippingConfig::Norm(self.grad_clip as f32));
-        AdamWConfig::new()
-            .with_beta_1(self.beta_1 as f32)
-            .with_beta_2(self.beta_2 as f32)
-            .with_weight_decay(self.weight_decay as f32)
-            .with_grad_clipping(clip)
-            .init::<B, Decoder<B>>()
+        crate::optim::AdamWSettings {
+            beta_1: self.beta_1 as f32,
+            beta_2: self.beta_2 as f32,
+            weight_decay: self.weight_decay as f32,
+            grad_clip_norm: (self.grad_clip > 0.0).then_some(self.grad_clip as f32),
+            ..Default::default()
+        }
+        .init::<B, Decoder<B>>()
     }
 }
 

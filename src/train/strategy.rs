@@ -13,8 +13,6 @@ use std::time::Instant;
 
 use burn::data::dataloader::Progress;
 use burn::module::AutodiffModule;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::AdamW;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::{
     EventProcessorTraining, LearnerEvent, Learner, LearningComponentsMarker, SupervisedLearningStrategy, SupervisedTrainingEventProcessor,
@@ -37,7 +35,7 @@ use super::s2sched::S2Sched;
 pub type RecFoundComponents<B> = LearningComponentsMarker<B, WarmupDecay, RecFoundModel<B>, RecFoundOptimizer<B>>;
 
 /// AdamW over the model, with a handle the strategy reads to checkpoint its state.
-pub type RecFoundOptimizer<B> = SharedOptimizer<OptimizerAdaptor<AdamW, RecFoundModel<B>, B>>;
+pub type RecFoundOptimizer<B> = SharedOptimizer<crate::optim::Optimizer<RecFoundModel<B>, B>>;
 
 /// Writes the optimizer's state to a file (set up by the caller, which knows the backend).
 pub type SaveOptimizer = Box<dyn Fn(&std::path::Path) -> Result<(), String> + Send + Sync>;
