@@ -5,7 +5,8 @@ use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
 /// Cached keys and values of every layer, plus which cached positions are real tokens.
 pub struct KvCache<B: Backend> {
-    /// Per layer: keys and values `[B, Hkv, Tk, Dh]` after RoPE.
+    /// Per layer: keys and values `[B, Tk, Hkv, Dh]` after RoPE: the projections' own layout,
+    /// which the CPU backends' fused attention reads without moving the head axis.
     layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
     /// Per row: one flag per cached position (false = padding).
     key_valid: Vec<Vec<bool>>,
@@ -53,10 +54,10 @@ impl<B: Backend> KvCache<B> {
     /// Appends this chunk's keys and values to layer `layer` and returns the full ones.
     ///
     /// # Shapes
-    /// - k, v: `[B, Hkv, T, Dh]` -> `[B, Hkv, Tk, Dh]` each
+    /// - k, v: `[B, T, Hkv, Dh]` -> `[B, Tk, Hkv, Dh]` each
     pub(crate) fn append(&mut self, layer: usize, k: Tensor<B, 4>, v: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
         let (k, v) = match self.layers[layer].take() {
-            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 1), Tensor::cat(vec![pv, v], 1)),
             None => (k, v),
         };
         self.layers[layer] = Some((k.clone(), v.clone()));

@@ -204,20 +204,18 @@ impl<B: Backend> Attention<B> {
         let k = delta.project(&self.k_proj, Proj::K, x.clone()).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
         let v = delta.project(&self.v_proj, Proj::V, x).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
         let (mut q, mut k, mut v) = (rope.apply(q), rope.apply(k), v);
-        if cache.is_none() {
-            // CPU backends: fused attention on this layout, no head-axis copies (backend::fused).
-            match fused::attention(q, k, v, plan.mask.as_ref(), plan.is_causal) {
-                Ok(out) => return delta.project(&self.o_proj, Proj::O, out.reshape([b, t, h * dh])), // [B, T, H*Dh]
-                Err(back) => [q, k, v] = back,
-            }
+        if let Some((cache, layer)) = cache {
+            (k, v) = cache.append(layer, k, v); // [B, Tk, Hkv, Dh] each
+        }
+        // CPU backends: fused attention on this layout, no head-axis copies and no repeated
+        // key/value heads (backend::fused).
+        match fused::attention(q, k, v, plan.mask.as_ref(), plan.is_causal) {
+            Ok(out) => return delta.project(&self.o_proj, Proj::O, out.reshape([b, t, h * dh])), // [B, T, H*Dh]
+            Err(back) => [q, k, v] = back,
         }
         let q = q.swap_dims(1, 2); // [B, H, T, Dh]
-        let k = k.swap_dims(1, 2); // [B, Hkv, T, Dh]
-        let v = v.swap_dims(1, 2); // [B, Hkv, T, Dh]
-        let (k, v) = match cache {
-            Some((cache, layer)) => cache.append(layer, k, v), // [B, Hkv, Tk, Dh] each
-            None => (k, v),
-        };
+        let k = k.swap_dims(1, 2); // [B, Hkv, Tk, Dh]
+        let v = v.swap_dims(1, 2); // [B, Hkv, Tk, Dh]
         let out = attend(q, k, v, plan.mask.clone(), plan.is_causal); // [B, H, T, Dh]
         let out = out.swap_dims(1, 2) // [B, T, H, Dh]
             .reshape([b, t, h * dh]); // [B, T, H*Dh]

@@ -151,7 +151,7 @@ pub fn swiglu<B: Backend>(gate: Tensor<B, 3>, up: Tensor<B, 3>) -> Result<Tensor
 fn swiglu_plain<I: Backend>(gate: Tensor<I, 3>, up: Tensor<I, 3>) -> Tensor<I, 3> {
     let (shape, device) = (gate.dims(), gate.device());
     let (g, u) = (to_host(gate), to_host(up));
-    let mut out = vec![0.0; g.len()];
+    let mut out = kernels::zeroed(g.len());
     kernels::swiglu::forward(&g, &u, &mut out);
     from_host(out, shape, &device)
 }
@@ -165,7 +165,7 @@ impl<I: Backend> Backward<I, 2> for SwigluBackward {
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (gate, up, shape, device) = ops.state;
         let d_out = host_grad::<I>(grads.consume::<I>(&ops.node));
-        let (mut d_gate, mut d_up) = (vec![0.0; d_out.len()], vec![0.0; d_out.len()]);
+        let (mut d_gate, mut d_up) = (kernels::zeroed(d_out.len()), kernels::zeroed(d_out.len()));
         kernels::swiglu::backward(&gate.0, &up.0, &d_out, &mut d_gate, &mut d_up);
         for (parent, grad) in ops.parents.iter().zip([d_gate, d_up]) {
             if let Some(parent) = parent {
@@ -179,7 +179,7 @@ fn swiglu_ad<I: Backend>(gate: Tensor<Autodiff<I>, 3>, up: Tensor<Autodiff<I>, 3
     let (shape, device) = (gate.dims(), gate.device());
     let ((gate, gate_ad), (up, up_ad)) = (ad_parts(gate), ad_parts(up));
     let (g, u) = (to_host(gate), to_host(up));
-    let mut out = vec![0.0; g.len()];
+    let mut out = kernels::zeroed(g.len());
     kernels::swiglu::forward(&g, &u, &mut out);
     let out = primitive(from_host::<I, 3>(out, shape, &device));
     let prep = <SwigluBackward as Backward<I, 2>>::prepare::<NoCheckpointing>(SwigluBackward, [gate_ad.node.clone(), up_ad.node.clone()]);
@@ -207,7 +207,7 @@ pub fn token_nll<B: Backend>(logits: Tensor<B, 2>, targets: &[i64]) -> Result<Te
 fn token_nll_forward<I: Backend>(logits: Tensor<I, 2>, targets: &[i64]) -> (Vec<f32>, Vec<f32>) {
     let [n, v] = logits.dims();
     let logits = to_host(logits);
-    let (mut loss, mut probs) = (vec![0.0; n], vec![0.0; n * v]);
+    let (mut loss, mut probs) = (kernels::zeroed(n), kernels::zeroed(n * v));
     kernels::token_nll::forward(&logits, v, targets, &mut loss, &mut probs);
     (loss, probs)
 }
@@ -231,7 +231,7 @@ impl<I: Backend> Backward<I, 1> for TokenNllBackward {
         let [parent] = ops.parents;
         if let Some(parent) = parent {
             let (n, v) = (targets.len(), probs.0.len() / targets.len().max(1));
-            let mut d_logits = vec![0.0; n * v];
+            let mut d_logits = kernels::zeroed(n * v);
             kernels::token_nll::backward(&probs.0, v, &targets, &d_loss, &mut d_logits);
             grads.register::<I>(parent.id, primitive(from_host::<I, 2>(d_logits, [n, v], &device)));
         }
@@ -299,8 +299,8 @@ pub fn attention<B: Backend>(
 }
 
 fn attention_forward(dims: Dims, q: &[f32], k: &[f32], v: &[f32], masking: &Masking) -> (Vec<f32>, Vec<f32>) {
-    let mut out = vec![0.0; q.len()];
-    let mut probs = vec![0.0; dims.batch * dims.heads * dims.q_len * dims.kv_len];
+    let mut out = kernels::zeroed(q.len());
+    let mut probs = kernels::zeroed(dims.batch * dims.heads * dims.q_len * dims.kv_len);
     kernels::attention::forward(dims, q, k, v, masking.visible(), &mut out, &mut probs);
     (out, probs)
 }
@@ -331,7 +331,7 @@ impl<I: Backend> Backward<I, 3> for AttentionBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let s = ops.state;
         let d_out = host_grad::<I>(grads.consume::<I>(&ops.node));
-        let (mut d_q, mut d_k, mut d_v) = (vec![0.0; s.q.0.len()], vec![0.0; s.k.0.len()], vec![0.0; s.v.0.len()]);
+        let (mut d_q, mut d_k, mut d_v) = (kernels::zeroed(s.q.0.len()), kernels::zeroed(s.k.0.len()), kernels::zeroed(s.v.0.len()));
         kernels::attention::backward(s.dims, &s.q.0, &s.k.0, &s.v.0, &s.out.0, &s.probs.0, &d_out, &mut d_q, &mut d_k, &mut d_v);
         let d = s.dims;
         let q_shape = [d.batch, d.q_len, d.heads, d.head_dim];

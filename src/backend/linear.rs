@@ -155,7 +155,7 @@ mod flex {
             if let Some(out) = relu_out {
                 // d_out where the ReLU passed its input (out > 0), else 0.
                 let (d, out) = (contiguous_values(&d_out), contiguous_values(&out));
-                let mut masked: Vec<f32> = vec![0.0; m * n];
+                let mut masked: Vec<f32> = crate::kernels::zeroed(m * n);
                 masked.par_chunks_mut(ELEMENTS).zip(d.par_chunks(ELEMENTS).zip(out.par_chunks(ELEMENTS))).for_each(|(g, (d, o))| {
                     g.iter_mut().zip(d).zip(o).for_each(|((g, &d), &o)| *g = if o > 0.0 { d } else { 0.0 })
                 });

@@ -57,7 +57,7 @@ pub fn rope<B: Backend>(x: Tensor<B, 4>, tables: &HostTables) -> Result<Tensor<B
 fn rope_forward<I: Backend>(x: Tensor<I, 4>, tables: &HostTables) -> Tensor<I, 4> {
     let (shape, device) = (x.dims(), x.device());
     let x = to_host(x);
-    let mut out = vec![0.0; x.len()];
+    let mut out = kernels::zeroed(x.len());
     kernels::rope::forward(&x, &tables.cos, &tables.sin, shape[3], &mut out);
     from_host(out, shape, &device)
 }
@@ -76,7 +76,7 @@ impl<I: Backend> Backward<I, 1> for RopeBackward {
         let (tables, shape, device) = ops.state;
         let d_out = host_grad::<I>(grads.consume::<I>(&ops.node));
         if let [Some(parent)] = &ops.parents {
-            let mut d_x = vec![0.0; d_out.len()];
+            let mut d_x = kernels::zeroed(d_out.len());
             kernels::rope::backward(&d_out, &tables.cos, &tables.sin, shape[3], &mut d_x);
             grads.register::<I>(parent.id, primitive(from_host::<I, 4>(d_x, shape, &device)));
         }
@@ -112,7 +112,7 @@ pub fn rms_norm<B: Backend>(x: Tensor<B, 2>, weight: Tensor<B, 1>, eps: f64) -> 
 
 /// The output, and what backward needs: x, the weight and each row's `1 / rms`.
 fn rms_norm_forward(x: Vec<f32>, weight: Vec<f32>, eps: f32) -> (Vec<f32>, [Kept; 3]) {
-    let (mut out, mut inv_rms) = (vec![0.0; x.len()], vec![0.0; x.len() / weight.len()]);
+    let (mut out, mut inv_rms) = (kernels::zeroed(x.len()), kernels::zeroed(x.len() / weight.len()));
     kernels::rms_norm::forward(&x, &weight, eps, &mut out, &mut inv_rms);
     (out, [x, weight, inv_rms].map(|v| Kept(Arc::new(v))))
 }
@@ -132,7 +132,7 @@ impl<I: Backend> Backward<I, 2> for RmsNormBackward {
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let ([x, weight, inv_rms], shape, device) = ops.state;
         let d_out = host_grad::<I>(grads.consume::<I>(&ops.node));
-        let (mut d_x, mut d_weight) = (vec![0.0; x.0.len()], vec![0.0; weight.0.len()]);
+        let (mut d_x, mut d_weight) = (kernels::zeroed(x.0.len()), kernels::zeroed(weight.0.len()));
         kernels::rms_norm::backward(&x.0, &weight.0, &inv_rms.0, &d_out, &mut d_x, &mut d_weight);
         let [x_parent, weight_parent] = &ops.parents;
         if let Some(parent) = x_parent {
@@ -172,7 +172,7 @@ pub fn softmax<B: Backend>(x: Tensor<B, 2>) -> Result<Tensor<B, 2>, Tensor<B, 2>
 }
 
 fn softmax_forward(x: Vec<f32>, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
+    let mut out = kernels::zeroed(x.len());
     kernels::softmax::forward(&x, cols, &mut out);
     out
 }
@@ -192,7 +192,7 @@ impl<I: Backend> Backward<I, 1> for SoftmaxBackward {
         let (probs, shape, device) = ops.state;
         let d_out = host_grad::<I>(grads.consume::<I>(&ops.node));
         if let [Some(parent)] = &ops.parents {
-            let mut d_x = vec![0.0; d_out.len()];
+            let mut d_x = kernels::zeroed(d_out.len());
             kernels::softmax::backward(&probs.0, &d_out, shape[1], &mut d_x);
             grads.register::<I>(parent.id, primitive(from_host::<I, 2>(d_x, shape, &device)));
         }
@@ -230,7 +230,7 @@ pub fn squared_distances<B: Backend>(r: Tensor<B, 2>, e: Tensor<B, 2>) -> Result
 }
 
 fn squared_distances_forward(r: &[f32], e: &[f32], d: usize) -> Vec<f32> {
-    let mut out = vec![0.0; r.len() / d * (e.len() / d)];
+    let mut out = kernels::zeroed(r.len() / d * (e.len() / d));
     kernels::sq_dist::forward(r, e, d, &mut out);
     out
 }
@@ -251,8 +251,8 @@ impl<I: Backend> Backward<I, 2> for SquaredDistancesBackward {
         let ([r, e, dist], [n, k, d], device) = ops.state;
         let g = host_grad::<I>(grads.consume::<I>(&ops.node));
         let [r_parent, e_parent] = &ops.parents;
-        let mut d_r = r_parent.as_ref().map(|_| vec![0.0; n * d]);
-        let mut d_e = e_parent.as_ref().map(|_| vec![0.0; k * d]);
+        let mut d_r = r_parent.as_ref().map(|_| kernels::zeroed(n * d));
+        let mut d_e = e_parent.as_ref().map(|_| kernels::zeroed(k * d));
         kernels::sq_dist::backward(&r.0, &e.0, &dist.0, &g, d, d_r.as_deref_mut(), d_e.as_deref_mut());
         if let (Some(parent), Some(d_r)) = (r_parent, d_r) {
             grads.register::<I>(parent.id, primitive(from_host::<I, 2>(d_r, [n, d], &device)));
@@ -295,7 +295,7 @@ pub fn mse<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Result<Tensor<B, 1>,
 }
 
 fn mse_forward(a: Vec<f32>, b: Vec<f32>) -> (f32, Vec<f32>) {
-    let mut diff = vec![0.0; a.len()];
+    let mut diff = kernels::zeroed(a.len());
     let value = kernels::mse::forward(&a, &b, &mut diff);
     (value, diff)
 }
@@ -315,7 +315,7 @@ impl<I: Backend> Backward<I, 2> for MseBackward {
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (diff, shape, device) = ops.state;
         let g = host_grad::<I>(grads.consume::<I>(&ops.node))[0];
-        let mut d_a = vec![0.0; diff.0.len()];
+        let mut d_a = kernels::zeroed(diff.0.len());
         kernels::mse::backward(&diff.0, g, &mut d_a);
         let [a_parent, b_parent] = &ops.parents;
         if let Some(parent) = b_parent {

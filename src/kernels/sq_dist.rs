@@ -65,7 +65,7 @@ pub fn backward(r: &[f32], e: &[f32], dist: &[f32], g: &[f32], d: usize, d_r: Op
     let (n, k) = (r.len() / d.max(1), e.len() / d.max(1));
     assert!(d > 0 && r.len() == n * d && e.len() == k * d && k > 0, "sq_dist: shapes");
     assert!(dist.len() == n * k && g.len() == n * k, "sq_dist: gradient shapes");
-    let mut masked = vec![0.0f32; n * k];
+    let mut masked = super::zeroed(n * k);
     masked.par_chunks_mut(ROWS * k).zip(g.par_chunks(ROWS * k).zip(dist.par_chunks(ROWS * k))).for_each(|(out, (g, dist))| {
         out.chunks_exact_mut(k).zip(g.chunks_exact(k).zip(dist.chunks_exact(k))).for_each(|(o, (g, dist))| masked_row(g, dist, o));
     });
