@@ -157,14 +157,14 @@ fn a_mixed_task_batch_equals_each_sample_alone() {
 }
 
 /// Every float parameter of a module with whether it got a gradient.
-struct GradProbe<'a> {
-    grads: &'a <AB as burn::tensor::backend::AutodiffBackend>::Gradients,
+struct GradProbe<'a, A: burn::tensor::backend::AutodiffBackend> {
+    grads: &'a A::Gradients,
     with: usize,
     without: usize,
 }
 
-impl ModuleVisitor<AB> for GradProbe<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
+impl<A: burn::tensor::backend::AutodiffBackend> ModuleVisitor<A> for GradProbe<'_, A> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<A, D>>) {
         if param.val().grad(self.grads).is_some() { self.with += 1 } else { self.without += 1 }
     }
 }
@@ -391,4 +391,42 @@ fn cli_embed_routes_each_line_by_its_task() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 1") && err.contains("Emb_nobody"), "{err}");
+}
+
+/// A bf16 base (`[train] base_dtype`, meant for GPUs; flex has bf16 on the CPU): the logits
+/// agree with the f32 base's to bf16 precision, and a LoRA adapter on it still trains in f32
+/// with no gradient reaching the base.
+#[test]
+fn a_bf16_base_keeps_f32_logits_close_and_trains_an_f32_adapter() {
+    use burn::tensor::DType;
+    type F = Autodiff<recfound::backend::FlexBackend>;
+    let device = Default::default();
+    let decoder = base::<F>().no_grad();
+    let rows = vec![vec![5, 6, 7, 8], vec![9, 10, 11, 12]];
+    let f32_logits = logits(Lm::new(&decoder, None), &rows);
+    let half = decoder.clone().with_base_dtype(DType::BF16);
+    assert_eq!(half.projection(0, recfound::backbone::Proj::Q).weight.val().dtype(), DType::BF16);
+    assert_eq!(half.compute_dtype(), DType::F32, "the norms stay f32");
+    let bf16_logits = logits(Lm::new(&half, None), &rows);
+    let scale = f32_logits.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = f32_logits.iter().zip(&bf16_logits).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst > 0.0, "the bf16 base computed in f32 after all");
+    assert!(worst < 2e-2 * scale, "bf16 logits differ by {worst} (largest logit {scale})");
+
+    F::seed(&device, 4);
+    let mut config = AdapterConfig::lora(4, 8.0);
+    config.lora_dropout = 0.0;
+    let adapter = Adapter::<F>::new(config, &half, true, &device).unwrap();
+    let bound = adapter.bind(&[TaskId::EmbUser, TaskId::EmbUser]).unwrap();
+    let out = Lm::new(&half, Some(&bound as &dyn ProjectionDelta<F>)).forward(ids(&rows), &TokenMask::all(2, 4), AttnMode::Causal, None);
+    assert_eq!(out.dtype(), DType::F32);
+    let grads = out.square().mean().backward();
+    let mut base_probe = GradProbe { grads: &grads, with: 0, without: 0 };
+    half.visit(&mut base_probe);
+    assert_eq!(base_probe.with, 0, "the frozen bf16 base got gradients");
+    // A fresh adapter has B = 0, so the gradient shows on lora_B first.
+    let (_, _, site) = adapter.sites().into_iter().next().unwrap();
+    let grad_b = site.experts.lora_b.val().grad(&grads).expect("lora_B has a gradient");
+    assert_eq!(grad_b.dtype(), DType::F32);
+    assert!(grad_b.abs().max().into_scalar() > 0.0);
 }

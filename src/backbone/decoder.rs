@@ -27,9 +27,18 @@ const INIT_STD: f64 = 0.02;
 /// - x: `[B, T, D_in]` -> `[B, T, D_out]`
 pub fn project<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [b, t, d] = x.dims();
-    let y = crate::backend::linear::apply(layer, x.reshape([b * t, d])); // [B*T, D_out]
+    // A base stored in another dtype (bf16, see `Decoder::with_base_dtype`) multiplies in it;
+    // the result comes back in the activations' dtype.
+    let dtype = x.dtype();
+    let x = in_dtype(x.reshape([b * t, d]), layer.weight.val().dtype()); // [B*T, D_in]
+    let y = in_dtype(crate::backend::linear::apply(layer, x), dtype); // [B*T, D_out]
     let d_out = y.dims()[1];
     y.reshape([b, t, d_out]) // [B, T, D_out]
+}
+
+/// `x` cast to `dtype`, untouched when it already is.
+fn in_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
+    if x.dtype() == dtype { x } else { x.cast(dtype) }
 }
 
 /// A projection an adapter may act on, named as in HF checkpoints (and PEFT's `target_modules`).
@@ -385,6 +394,32 @@ impl<B: Backend> Decoder<B> {
         }
     }
 
+    /// The dtype activations are computed in: the norms', which stay f32.
+    pub fn compute_dtype(&self) -> DType {
+        self.model.norm.weight.val().dtype()
+    }
+
+    /// The decoder with its embeddings, projections and LM head stored in `dtype` (bf16 halves
+    /// a frozen base's memory on GPUs); the norms stay f32, and so do the activations: each
+    /// projection casts its input to the weight's dtype and its output back (`project`).
+    /// Parameter ids are kept.
+    pub fn with_base_dtype(mut self, dtype: DType) -> Self {
+        let cast = |linear: &mut Linear<B>| {
+            linear.weight = linear.weight.clone().map(|w| in_dtype(w, dtype));
+            linear.bias = linear.bias.take().map(|b| b.map(|b| in_dtype(b, dtype)));
+        };
+        for layer in &mut self.model.layers {
+            let (a, m) = (&mut layer.self_attn, &mut layer.mlp);
+            [&mut a.q_proj, &mut a.k_proj, &mut a.v_proj, &mut a.o_proj, &mut m.gate_proj, &mut m.up_proj, &mut m.down_proj].into_iter().for_each(cast);
+        }
+        if let Some(head) = self.lm_head.as_mut() {
+            cast(head);
+        }
+        let embed = &mut self.model.embed_tokens;
+        embed.weight = embed.weight.clone().map(|w| in_dtype(w, dtype));
+        self
+    }
+
     /// A fresh KV cache sized for this decoder.
     pub fn new_cache(&self) -> KvCache<B> {
         KvCache::new(self.num_layers())
@@ -427,7 +462,8 @@ impl<B: Backend> Decoder<B> {
             c.push_tokens((0..b).map(|row| mask.row(row).to_vec()));
         }
 
-        let mut x = self.model.embed_tokens.forward(ids); // [B, T, D]
+        // Activations are in the norms' dtype (f32), whatever the embeddings are stored in.
+        let mut x = in_dtype(self.model.embed_tokens.forward(ids), self.compute_dtype()); // [B, T, D]
         for (i, layer) in self.model.layers.iter().enumerate() {
             let delta = LayerDelta { adapter, layer: i };
             x = layer.forward(x, &rope, &plan, cache.as_deref_mut().map(|c| (c, i)), delta);
@@ -445,8 +481,9 @@ impl<B: Backend> Decoder<B> {
             None => {
                 let [b, t, d] = hidden.dims();
                 let weight = self.model.embed_tokens.weight.val().transpose(); // [D, V]
-                let v = weight.dims()[1];
-                crate::backend::linear::matmul(hidden.reshape([b * t, d]), weight).reshape([b, t, v]) // [B, T, V]
+                let (v, dtype) = (weight.dims()[1], hidden.dtype());
+                let hidden = in_dtype(hidden.reshape([b * t, d]), weight.dtype()); // [B*T, D]
+                in_dtype(crate::backend::linear::matmul(hidden, weight), dtype).reshape([b, t, v]) // [B, T, V]
             }
         }
     }

@@ -53,6 +53,24 @@ pub fn assert_close<B: burn::tensor::backend::Backend, const D: usize>(what: &st
     }
 }
 
+/// Whether `B` (with or without autodiff) is one of the CPU backends, where f32 is the fast
+/// dtype (flex's bf16 products convert to f32 and back).
+pub fn is_cpu<B: burn::tensor::backend::Backend>() -> bool {
+    use burn::backend::Autodiff;
+    use std::any::TypeId;
+    let id = TypeId::of::<B>();
+    #[cfg(feature = "ndarray")]
+    if id == TypeId::of::<NdArrayBackend>() || id == TypeId::of::<Autodiff<NdArrayBackend>>() {
+        return true;
+    }
+    #[cfg(feature = "flex")]
+    if id == TypeId::of::<FlexBackend>() || id == TypeId::of::<Autodiff<FlexBackend>>() {
+        return true;
+    }
+    let _ = id;
+    false
+}
+
 /// A backend chosen by name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {

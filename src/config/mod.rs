@@ -10,7 +10,7 @@ mod train;
 mod recipe;
 
 pub use adapter::{AdapterKind, AdapterSection};
-pub use train::{S2SchedSection, TrainSection};
+pub use train::{BaseDtype, S2SchedSection, TrainSection};
 pub use overrides::{SetError, apply_set};
 pub use quickstart::RecBaseQuickstartSection;
 pub use recbase::{PretrainSection, RecBaseSection};

@@ -11,8 +11,9 @@ use crate::train::ScheduleMode;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSection {
-    /// A RecFound dataset folder: `<Task_Name>/{train,validation}.jsonl` (what
-    /// `recfound data build-recfound` writes, or the authors' files laid out that way).
+    /// A RecFound dataset: a folder `<Task_Name>/{train,validation}.jsonl` (what `recfound data
+    /// build-recfound` writes), or the authors' GritLM-style files (one `.jsonl` file or a
+    /// folder of them, tasks mixed; see `train::data`).
     pub data: PathBuf,
     /// Tasks to train (released names); default every task folder found.
     #[serde(default)]
@@ -56,6 +57,20 @@ pub struct TrainSection {
     /// Adapter checkpoints every this many steps (and at the end).
     #[serde(default = "default_save_every")]
     pub save_every: usize,
+    /// The dtype the frozen base is stored and multiplied in: `auto` (bf16 on GPU backends,
+    /// f32 on the CPU ones), `f32` or `bf16`. Norms, activations and the adapter stay f32.
+    #[serde(default)]
+    pub base_dtype: BaseDtype,
+}
+
+/// `[train] base_dtype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseDtype {
+    #[default]
+    Auto,
+    F32,
+    Bf16,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

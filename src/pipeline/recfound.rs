@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::Optimizer;
+use burn::tensor::DType;
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 use serde::Serialize;
@@ -20,6 +21,7 @@ use super::{PipelineError, write_output};
 use crate::adapters::{Adapter, load_adapter, save_adapter};
 use crate::backbone::{DecoderConfig, load_decoder};
 use crate::config::Recipe;
+use crate::config::BaseDtype;
 use crate::recfound::TaskId;
 use crate::text::{PromptTemplate, TextTokenizer};
 use crate::train::data::{PrepareSettings, prepare};
@@ -47,11 +49,25 @@ fn invalid(message: impl Into<String>) -> PipelineError {
     PipelineError::Train(message.into())
 }
 
+/// The dtype `[train] base_dtype` asks for on this backend: `auto` is bf16 where the backend
+/// computes in it (GPUs) and f32 on the CPU backends; bf16 where the backend has none is an
+/// error naming the key.
+fn base_dtype<B: AutodiffBackend>(choice: BaseDtype, device: &B::Device) -> Result<DType, PipelineError> {
+    let bf16 = B::supports_dtype(device, DType::BF16);
+    match choice {
+        BaseDtype::F32 => Ok(DType::F32),
+        BaseDtype::Auto => Ok(if bf16 && !crate::backend::is_cpu::<B>() { DType::BF16 } else { DType::F32 }),
+        BaseDtype::Bf16 if bf16 => Ok(DType::BF16),
+        BaseDtype::Bf16 => Err(invalid(format!("train.base_dtype = \"bf16\": the {} backend has no bf16 (use \"f32\" or \"auto\")", B::name(device)))),
+    }
+}
+
 /// Trains per the recipe into `run_dir`; with `resume`, continues from the run's newest complete
 /// checkpoint exactly where it stopped.
 pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Device, resume: bool) -> Result<TrainReport, PipelineError> {
     let t = recipe.train.as_ref().ok_or_else(|| invalid("a `recfound` run needs [train]"))?;
     let sched = recipe.s2sched.clone().unwrap_or_default();
+    let base_dtype = base_dtype::<B>(t.base_dtype, device)?;
     B::seed(device, recipe.run.seed);
     let resolved = toml::to_string_pretty(recipe).map_err(|e| PipelineError::Serialize { what: "the resolved recipe", message: e.to_string() })?;
     let resumed: Option<(std::path::PathBuf, TrainState)> = if resume {
@@ -101,6 +117,8 @@ pub fn run<B: AutodiffBackend>(recipe: &Recipe, run_dir: &Path, device: &B::Devi
         (None, None) => unreachable!("checked above"),
     }
     .no_grad();
+    let decoder = if base_dtype == DType::F32 { decoder } else { decoder.with_base_dtype(base_dtype) };
+    tracing::info!(dtype = ?base_dtype, "frozen base");
     let adapter_section = recipe.adapter.clone().unwrap_or_else(|| toml::from_str("").expect("defaults"));
     let base_name = model_dir.display().to_string();
     let adapter = match (&resumed, &adapter_section.path) {
