@@ -288,3 +288,36 @@ fn accumulation_equals_one_big_batch() {
     assert!(cmp.params > 10 && cmp.largest > 1e-3, "no gradients to compare");
     assert!(cmp.worst <= 1e-5 + 1e-4 * cmp.largest, "max |diff| {} (largest gradient {})", cmp.worst, cmp.largest);
 }
+
+/// The authors' GritLM-style layout: rows of several tasks mixed in flat files (here one file
+/// at the top and one in a subfolder), each row's task read from its `task` key, validation rows
+/// held out of training because that layout has no validation split.
+#[test]
+fn flat_files_are_grouped_by_their_task_key() {
+    use recfound::recfound::TaskId;
+    use recfound::text::{PromptTemplate, TextTokenizer};
+    use recfound::train::data::{PrepareSettings, prepare};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tok = TextTokenizer::from_dir(root.join("models/tiny-qwen2")).unwrap();
+    let tiny = fixture_dir().join("recfound_tiny");
+    let read = |task: &str, split: &str| std::fs::read_to_string(tiny.join(task).join(format!("{split}.jsonl"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // 6 + 4 Emb_user rows and 6 + 4 Sentiment_Analysis rows, interleaved over two files.
+    std::fs::write(dir.path().join("part-0.jsonl"), read("Emb_user", "train") + &read("Sentiment_Analysis", "validation")).unwrap();
+    std::fs::create_dir(dir.path().join("more")).unwrap();
+    std::fs::write(dir.path().join("more/part-1.jsonl"), read("Sentiment_Analysis", "train") + &read("Emb_user", "validation")).unwrap();
+    let settings = PrepareSettings { template: PromptTemplate::GritLm, group_size: 2, max_len: 96, max_rows: 0, validation_samples: 3 };
+    let data = prepare(dir.path(), &[], &tok, &settings).unwrap();
+    assert_eq!(data.embedding_tasks, [TaskId::EmbUser]);
+    assert_eq!(data.generative_tasks, [TaskId::SentimentAnalysis]);
+    assert_eq!((data.examples.embedding[0].len(), data.validation.embedding[0].1.len()), (7, 3));
+    assert_eq!((data.examples.generative[0].len(), data.validation.generative[0].1.len()), (7, 3));
+
+    // A task asked for but absent, and a bad row, are errors naming the file (and the line).
+    let err = prepare(dir.path(), &[TaskId::ItemProfile], &tok, &settings).unwrap_err().to_string();
+    assert!(err.contains("item_profile") && err.contains(&dir.path().display().to_string()), "{err}");
+    std::fs::write(dir.path().join("more/part-2.jsonl"), "{\"text\": [\"a\"], \"task\": \"Sentiment_Analysis\"}\n").unwrap();
+    let err = prepare(dir.path(), &[], &tok, &settings).unwrap_err().to_string();
+    assert!(err.contains("part-2.jsonl:1:"), "{err}");
+}

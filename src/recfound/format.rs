@@ -88,13 +88,18 @@ impl RecFoundRow {
 /// Reads a RecFound JSONL file (embedding and generative rows may be mixed). A malformed line,
 /// an unknown task name or a row whose shape does not fit its task is an error naming the line.
 pub fn read_rows(path: &Path) -> Result<Vec<RecFoundRow>, DataError> {
+    Ok(read_numbered_rows(path)?.into_iter().map(|(_, row)| row).collect())
+}
+
+/// [`read_rows`] with each row's 1-based line number, for errors found later.
+pub fn read_numbered_rows(path: &Path) -> Result<Vec<(usize, RecFoundRow)>, DataError> {
     let lines: Vec<(usize, serde_json::Value)> = read_jsonl(path)?;
     lines
         .into_iter()
         .map(|(line, value)| {
             let row = parse_row(value).map_err(|m| DataError::parse(path, line, m))?;
             row.check().map_err(|m| DataError::parse(path, line, m))?;
-            Ok(row)
+            Ok((line, row))
         })
         .collect()
 }

@@ -28,6 +28,6 @@ pub use build_reviews::build_sentiment_analysis;
 pub use build_sr::build_sequential_recommendation;
 pub use build_u2i::build_user_to_item;
 pub use card::write_card;
-pub use format::{EmbeddingRow, GenerativeRow, RecFoundRow, read_rows, write_rows};
+pub use format::{EmbeddingRow, GenerativeRow, RecFoundRow, read_numbered_rows, read_rows, write_rows};
 pub use instructions::{choose_instruction, instructions};
 pub use task::{TaskId, TaskKind, UnknownTask};
