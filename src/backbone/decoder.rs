@@ -218,7 +218,7 @@ impl<B: Backend> Attention<B> {
         }
         // CPU backends: fused attention on this layout, no head-axis copies and no repeated
         // key/value heads (backend::fused).
-        match fused::attention(q, k, v, plan.mask.as_ref(), plan.is_causal) {
+        match fused::attention(q, k, v, plan.mask.as_ref(), plan.host_mask.as_ref(), plan.is_causal) {
             Ok(out) => return delta.project(&self.o_proj, Proj::O, out.reshape([b, t, h * dh])), // [B, T, H*Dh]
             Err(back) => [q, k, v] = back,
         }

@@ -3,6 +3,8 @@
 //! sequences in one row, each attending only to itself, positions restarting at each). Built
 //! once per forward call on the host, from plain vectors, and handed to every layer.
 
+use std::sync::Arc;
+
 use burn::tensor::{Bool, Tensor, TensorData, backend::Backend};
 
 /// Attention pattern of one forward call.
@@ -116,6 +118,9 @@ pub struct AttnPlan<B: Backend> {
     pub positions: Vec<i64>,
     /// `[B, 1, T, Tk]`, true = masked. `None` when plain causal (or full) attention is exact.
     pub mask: Option<Tensor<B, 4, Bool>>,
+    /// The same mask on the host, row-major, for the CPU backends' fused attention (which
+    /// would otherwise read the tensor back once per layer).
+    pub host_mask: Option<Arc<Vec<bool>>>,
     /// Whether the attention op must apply its own causal mask (only when `mask` is `None`).
     pub is_causal: bool,
 }
@@ -163,7 +168,7 @@ impl<B: Backend> AttnPlan<B> {
         let sliding_window = sliding_window.filter(|_| mode == AttnMode::Causal);
         let window_bites = sliding_window.is_some_and(|w| tk > w);
         if !any_padding && !window_bites && !new.is_packed() {
-            return Self { positions, mask: None, is_causal: mode == AttnMode::Causal && t > 1 };
+            return Self { positions, mask: None, host_mask: None, is_causal: mode == AttnMode::Causal && t > 1 };
         }
 
         let mut masked = Vec::with_capacity(batch * t * tk);
@@ -185,9 +190,10 @@ impl<B: Backend> AttnPlan<B> {
                 }
             }
         }
+        let host_mask = Arc::new(masked.clone());
         let mask = Tensor::<B, 3, Bool>::from_data(TensorData::new(masked, [batch, t, tk]), device)
             .reshape([batch, 1, t, tk]); // [B, 1, T, Tk]
-        Self { positions, mask: Some(mask), is_causal: false }
+        Self { positions, mask: Some(mask), host_mask: Some(host_mask), is_causal: false }
     }
 }
 
@@ -198,7 +204,9 @@ mod tests {
 
     fn plan(new: &TokenMask, past: &[Vec<bool>], seen: &[i64], mode: AttnMode, w: Option<usize>) -> (Vec<i64>, Option<Vec<bool>>, bool) {
         let p = AttnPlan::<TestBackend>::new(new, past, seen, mode, w, &Default::default());
-        (p.positions, p.mask.map(|m| m.into_data().to_vec().unwrap()), p.is_causal)
+        let mask: Option<Vec<bool>> = p.mask.map(|m| m.into_data().to_vec().unwrap());
+        assert_eq!(p.host_mask.map(|h| h.to_vec()), mask, "the host copy is the tensor mask");
+        (p.positions, mask, p.is_causal)
     }
 
     #[test]

@@ -275,7 +275,8 @@ impl Masking {
 /// Scaled dot-product attention with grouped-query heads on the projections' own layout,
 /// `softmax(q k^T / sqrt(Dh) + mask) v`, the key/value head `j` serving query heads
 /// `j * H/Hkv ..`. `mask` is true where a key is hidden; `is_causal` applies when it is `None`.
-/// q, k and v come back in `Err` on other backends.
+/// `host_mask`, when given, is the same mask already on the host (`AttnPlan` keeps one, so the
+/// layers do not each read the tensor back). q, k and v come back in `Err` on other backends.
 ///
 /// # Shapes
 /// - q: `[B, T, H, Dh]`, k, v: `[B, Tk, Hkv, Dh]`, mask: `[B, 1, T, Tk]` -> `[B, T, H, Dh]`
@@ -284,6 +285,7 @@ pub fn attention<B: Backend>(
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
     mask: Option<&Tensor<B, 4, Bool>>,
+    host_mask: Option<&Arc<Vec<bool>>>,
     is_causal: bool,
 ) -> Result<Tensor<B, 4>, [Tensor<B, 4>; 3]> {
     let ([b, t, h, dh], [_, tk, hkv, _]) = (q.dims(), k.dims());
@@ -291,7 +293,8 @@ pub fn attention<B: Backend>(
     let mask_fits = mask.is_none_or(|m| m.dims() == [b, 1, t, tk]);
     if host_kind::<B>(&[q.dtype(), k.dtype(), v.dtype()]) && fits && mask_fits {
         let dims = Dims { batch: b, q_len: t, kv_len: tk, heads: h, kv_heads: hkv, head_dim: dh };
-        let hidden = mask.map(|m| Arc::new(m.clone().into_data().iter::<bool>().collect::<Vec<bool>>()));
+        let from_tensor = |m: &Tensor<B, 4, Bool>| Arc::new(m.clone().into_data().iter::<bool>().collect::<Vec<bool>>());
+        let hidden = mask.map(|m| host_mask.filter(|h| h.len() == b * t * tk).cloned().unwrap_or_else(|| from_tensor(m)));
         let masking = Masking { hidden, causal: is_causal };
         on_host!(B, attention_plain, attention_ad, (q, k, v, dims, masking));
     }
@@ -434,7 +437,7 @@ mod tests {
     fn attention_case(mask: Option<Vec<bool>>, causal: bool) {
         let (q, k, v) = (input([2, 6, 4, 8], 1.0), input([2, 6, 2, 8], 2.0), input([2, 6, 2, 8], 3.0));
         let mask = mask.map(|m| Tensor::<Ad, 4, Bool>::from_data(TensorData::new(m, [2, 1, 6, 6]), &Default::default()));
-        let fused = super::attention(q.clone(), k.clone(), v.clone(), mask.as_ref(), causal).unwrap_or_else(|_| panic!("fused path"));
+        let fused = super::attention(q.clone(), k.clone(), v.clone(), mask.as_ref(), None, causal).unwrap_or_else(|_| panic!("fused path"));
         let reference = burn_reference(q.clone(), k.clone(), v.clone(), mask, causal);
         assert_close("out", fused.clone().inner(), reference.clone().inner());
         let weights = input([2, 6, 4, 8], 4.0).detach();
