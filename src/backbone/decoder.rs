@@ -213,12 +213,13 @@ impl<B: Backend> Attention<B> {
         let k = delta.project(&self.k_proj, Proj::K, x.clone()).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
         let v = delta.project(&self.v_proj, Proj::V, x).reshape([b, t, hkv, dh]); // [B, T, Hkv, Dh]
         let (mut q, mut k, mut v) = (rope.apply(q), rope.apply(k), v);
+        let cached = cache.is_some();
         if let Some((cache, layer)) = cache {
             (k, v) = cache.append(layer, k, v); // [B, Tk, Hkv, Dh] each
         }
         // CPU backends: fused attention on this layout, no head-axis copies and no repeated
         // key/value heads (backend::fused).
-        match fused::attention(q, k, v, plan.mask.as_ref(), plan.host_mask.as_ref(), plan.is_causal) {
+        match fused::attention(q, k, v, plan.mask.as_ref(), plan.host_mask.as_ref(), plan.is_causal, cached) {
             Ok(out) => return delta.project(&self.o_proj, Proj::O, out.reshape([b, t, h * dh])), // [B, T, H*Dh]
             Err(back) => [q, k, v] = back,
         }

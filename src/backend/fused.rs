@@ -66,23 +66,7 @@ pub(super) use on_host;
 /// Whether `B` is one of the backends [`on_host!`] serves and the tensors are f32 (checked
 /// before any work the fused path needs, such as reading a mask back).
 pub(super) fn host_kind<B: Backend>(dtypes: &[DType]) -> bool {
-    if !host_f32(dtypes) {
-        return false;
-    }
-    let id = TypeId::of::<B>();
-    let mut kind = false;
-    #[cfg(feature = "ndarray")]
-    {
-        type Cpu = super::NdArrayBackend;
-        kind |= id == TypeId::of::<Cpu>() || id == TypeId::of::<Autodiff<Cpu>>();
-    }
-    #[cfg(feature = "flex")]
-    {
-        type Cpu = super::FlexBackend;
-        kind |= id == TypeId::of::<Cpu>() || id == TypeId::of::<Autodiff<Cpu>>();
-    }
-    let _ = id;
-    kind
+    host_f32(dtypes) && super::is_cpu::<B>()
 }
 
 /// Whether the fused paths are on and every tensor is f32.
@@ -276,7 +260,10 @@ impl Masking {
 /// `softmax(q k^T / sqrt(Dh) + mask) v`, the key/value head `j` serving query heads
 /// `j * H/Hkv ..`. `mask` is true where a key is hidden; `is_causal` applies when it is `None`.
 /// `host_mask`, when given, is the same mask already on the host (`AttnPlan` keeps one, so the
-/// layers do not each read the tensor back). q, k and v come back in `Err` on other backends.
+/// layers do not each read the tensor back). `cached` says k and v come from a KV cache, which
+/// also holds them: ndarray copies such shared buffers one element at a time, so there the
+/// cached calls keep Burn's attention (flex copies them whole). q, k and v come back in `Err`
+/// on other backends.
 ///
 /// # Shapes
 /// - q: `[B, T, H, Dh]`, k, v: `[B, Tk, Hkv, Dh]`, mask: `[B, 1, T, Tk]` -> `[B, T, H, Dh]`
@@ -287,7 +274,11 @@ pub fn attention<B: Backend>(
     mask: Option<&Tensor<B, 4, Bool>>,
     host_mask: Option<&Arc<Vec<bool>>>,
     is_causal: bool,
+    cached: bool,
 ) -> Result<Tensor<B, 4>, [Tensor<B, 4>; 3]> {
+    if cached && !super::is_flex::<B>() {
+        return Err([q, k, v]);
+    }
     let ([b, t, h, dh], [_, tk, hkv, _]) = (q.dims(), k.dims());
     let fits = k.dims() == v.dims() && k.dims()[0] == b && k.dims()[3] == dh && hkv > 0 && h % hkv == 0 && tk >= t;
     let mask_fits = mask.is_none_or(|m| m.dims() == [b, 1, t, tk]);
@@ -437,7 +428,7 @@ mod tests {
     fn attention_case(mask: Option<Vec<bool>>, causal: bool) {
         let (q, k, v) = (input([2, 6, 4, 8], 1.0), input([2, 6, 2, 8], 2.0), input([2, 6, 2, 8], 3.0));
         let mask = mask.map(|m| Tensor::<Ad, 4, Bool>::from_data(TensorData::new(m, [2, 1, 6, 6]), &Default::default()));
-        let fused = super::attention(q.clone(), k.clone(), v.clone(), mask.as_ref(), None, causal).unwrap_or_else(|_| panic!("fused path"));
+        let fused = super::attention(q.clone(), k.clone(), v.clone(), mask.as_ref(), None, causal, false).unwrap_or_else(|_| panic!("fused path"));
         let reference = burn_reference(q.clone(), k.clone(), v.clone(), mask, causal);
         assert_close("out", fused.clone().inner(), reference.clone().inner());
         let weights = input([2, 6, 4, 8], 4.0).detach();

@@ -53,21 +53,29 @@ pub fn assert_close<B: burn::tensor::backend::Backend, const D: usize>(what: &st
     }
 }
 
+/// Whether `B` is the backend `C`, with or without autodiff.
+fn is_backend<B: burn::tensor::backend::Backend, C: burn::tensor::backend::Backend>() -> bool {
+    use std::any::TypeId;
+    let id = TypeId::of::<B>();
+    id == TypeId::of::<C>() || id == TypeId::of::<burn::backend::Autodiff<C>>()
+}
+
 /// Whether `B` (with or without autodiff) is one of the CPU backends, where f32 is the fast
 /// dtype (flex's bf16 products convert to f32 and back).
 pub fn is_cpu<B: burn::tensor::backend::Backend>() -> bool {
-    use burn::backend::Autodiff;
-    use std::any::TypeId;
-    let id = TypeId::of::<B>();
     #[cfg(feature = "ndarray")]
-    if id == TypeId::of::<NdArrayBackend>() || id == TypeId::of::<Autodiff<NdArrayBackend>>() {
+    if is_backend::<B, NdArrayBackend>() {
         return true;
     }
+    is_flex::<B>()
+}
+
+/// Whether `B` is flex, with or without autodiff.
+pub fn is_flex<B: burn::tensor::backend::Backend>() -> bool {
     #[cfg(feature = "flex")]
-    if id == TypeId::of::<FlexBackend>() || id == TypeId::of::<Autodiff<FlexBackend>>() {
+    if is_backend::<B, FlexBackend>() {
         return true;
     }
-    let _ = id;
     false
 }
 
